@@ -1,0 +1,28 @@
+"""bertkit: BERT-family encoders doing real work on your text.
+
+>>> import bertkit  # doctest: +SKIP
+>>> qa = bertkit.QuestionAnswerer("path/to/qa-model")  # doctest: +SKIP
+>>> qa("Where does John live?", "John lives in New York City.")  # doctest: +SKIP
+[Answer(answer='New York City', start=14, end=27, score=0.97)]
+"""
+
+from .encoding import inspect, qa_windows
+from .errors import BertkitError, DataError, InputError, ModelLoadError
+from .loading import Model, load, load_tokenizer
+from .tasks.qa import Answer, QuestionAnswerer, decode_answers
+
+__all__ = [
+    "Answer",
+    "BertkitError",
+    "DataError",
+    "InputError",
+    "Model",
+    "ModelLoadError",
+    "QuestionAnswerer",
+    "decode_answers",
+    "inspect",
+    "load",
+    "load_tokenizer",
+    "qa_windows",
+]
+__version__ = "0.1.0"

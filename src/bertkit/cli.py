@@ -1,0 +1,213 @@
+"""`bertkit` command line: one command per task, a thin shell over the library.
+
+stdout carries results only (a rich table, or pure JSON with --json); notes, progress and errors go to
+stderr. A `BertkitError` becomes one line `error: ...` and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import BertkitError, InputError
+
+app = typer.Typer(
+    name="bertkit",
+    help="BERT-family encoders at work: tokenization inspected, extractive QA, and more.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Model directory or Hub id (default: the embedded default)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print pure JSON on stdout.")]
+MaxLengthOpt = Annotated[int | None, typer.Option(help="Tokens per window (special tokens included).")]
+StrideOpt = Annotated[int, typer.Option(help="Tokens shared by consecutive windows.")]
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+def show_notes(notes: list[str]) -> None:
+    for note in notes:
+        err.print(f"note: {note}", markup=False, style="yellow")
+
+
+@app.command()
+def tokenize(
+    text: Annotated[str, typer.Argument(help="Text to tokenize (the first sequence).")],
+    pair: Annotated[
+        str | None, typer.Option(help="Second sequence (e.g. the context of a question).")
+    ] = None,
+    model: ModelOpt = None,
+    max_length: MaxLengthOpt = None,
+    stride: StrideOpt = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show tokens, ids, segment ids, offsets, sequence and word ids, per window."""
+    from .encoding import inspect
+    from .loading import load_tokenizer
+
+    windows = inspect(load_tokenizer(model), text, pair, max_length=max_length, stride=stride)
+    if as_json:
+        emit_json(windows)
+        return
+    for number, window in enumerate(windows):
+        table = Table(title=f"window {number + 1} of {len(windows)}" if len(windows) > 1 else None)
+        for column in ("#", "token", "id", "type", "mask", "offsets", "seq", "word"):
+            table.add_column(column, justify="left" if column == "token" else "right")
+        types = window.get("token_type_ids")
+        for i, token in enumerate(window["tokens"]):
+            start, end = window["offset_mapping"][i]
+            seq, word = window["sequence_ids"][i], window["word_ids"][i]
+            table.add_row(
+                str(i),
+                token,
+                str(window["input_ids"][i]),
+                "-" if types is None else str(types[i]),
+                str(window["attention_mask"][i]),
+                f"{start}-{end}",
+                "-" if seq is None else str(seq),
+                "-" if word is None else str(word),
+            )
+        out.print(table)
+
+
+def qa_settings(top_k, max_answer_len, max_length, stride, no_answer, null_threshold) -> dict[str, Any]:
+    return dict(
+        top_k=top_k,
+        max_answer_len=max_answer_len,
+        max_length=max_length,
+        stride=stride,
+        handle_impossible_answer=no_answer,
+        null_threshold=null_threshold,
+    )
+
+
+TopKOpt = Annotated[int, typer.Option(help="Answers to return.")]
+MaxAnswerLenOpt = Annotated[int, typer.Option(help="Longest answer, in tokens.")]
+NoAnswerOpt = Annotated[
+    bool, typer.Option("--no-answer", help="Also offer the empty answer (SQuAD 2.0 style).")
+]
+NullThresholdOpt = Annotated[float, typer.Option(help="With --no-answer: lower it to abstain more often.")]
+DtypeOpt = Annotated[str, typer.Option(help="fp32, or bf16 (faster on CPUs with bf16 units).")]
+
+
+@app.command()
+def qa(
+    question: Annotated[str, typer.Option("--question", "-q", help="The question.")],
+    context: Annotated[
+        str | None, typer.Option("--context", "-c", help="The context to answer from.")
+    ] = None,
+    context_file: Annotated[Path | None, typer.Option(help="Read the context from a UTF-8 file.")] = None,
+    model: ModelOpt = None,
+    top_k: TopKOpt = 1,
+    max_answer_len: MaxAnswerLenOpt = 30,
+    max_length: MaxLengthOpt = None,
+    stride: StrideOpt = 128,
+    no_answer: NoAnswerOpt = False,
+    null_threshold: NullThresholdOpt = 0.0,
+    dtype: DtypeOpt = "fp32",
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from a context of any length (long contexts go through overlapping windows)."""
+    from .tasks.qa import QuestionAnswerer
+
+    if (context is None) == (context_file is None):
+        raise InputError("give exactly one of --context and --context-file")
+    if context_file is not None:
+        context = read_text(context_file)
+    answerer = QuestionAnswerer(model, dtype=dtype)
+    answers = answerer(
+        question, context, **qa_settings(top_k, max_answer_len, max_length, stride, no_answer, null_threshold)
+    )
+    show_notes(answerer.model.notes)
+    if as_json:
+        emit_json([a.to_dict() for a in answers])
+        return
+    table = Table()
+    for column in ("#", "answer", "start", "end", "score"):
+        table.add_column(column, justify="left" if column == "answer" else "right")
+    for i, a in enumerate(answers, 1):
+        table.add_row(str(i), a.answer or "(no answer)", str(a.start), str(a.end), f"{a.score:.4f}")
+    out.print(table)
+
+
+@app.command("qa-batch")
+def qa_batch(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="JSONL {id, question, context} or SQuAD JSON.")
+    ],
+    output_path: Annotated[Path, typer.Argument(metavar="OUTPUT", help="JSONL {id, answers} written here.")],
+    model: ModelOpt = None,
+    top_k: TopKOpt = 1,
+    max_answer_len: MaxAnswerLenOpt = 30,
+    max_length: MaxLengthOpt = None,
+    stride: StrideOpt = 128,
+    no_answer: NoAnswerOpt = False,
+    null_threshold: NullThresholdOpt = 0.0,
+    dtype: DtypeOpt = "fp32",
+) -> None:
+    """Answer every question of a file; windows of many documents are batched together."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .tasks.qa import QuestionAnswerer
+    from .tasks.qa_batch import answer_file, count_questions
+
+    answerer = QuestionAnswerer(model, dtype=dtype)
+    show_notes(answerer.model.notes)
+    columns = (TextColumn("answering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task("qa", total=count_questions(input_path))
+        counts = answer_file(
+            answerer,
+            input_path,
+            output_path,
+            on_progress=lambda n: progress.advance(task, n),
+            **qa_settings(top_k, max_answer_len, max_length, stride, no_answer, null_threshold),
+        )
+    resumed = f" ({counts['resumed']} from an earlier run)" if counts["resumed"] else ""
+    err.print(f"wrote {counts['answered'] + counts['resumed']} answers to {output_path}{resumed}")
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text") from None
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from None
+
+
+def main() -> None:
+    """Console entry point: one-line errors, exit code 2, no traceback (BERTKIT_DEBUG=1 shows it)."""
+    try:
+        app()
+    except BertkitError as e:
+        if os.environ.get("BERTKIT_DEBUG"):
+            raise
+        err.print(f"error: {e}", markup=False, style="red")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # an unexpected failure still gets one line; the traceback is opt-in
+        if os.environ.get("BERTKIT_DEBUG"):
+            raise
+        err.print(f"error: unexpected {type(e).__name__}: {' '.join(str(e).split())[:300]}", markup=False)
+        err.print("(set BERTKIT_DEBUG=1 to see the traceback)", markup=False)
+        sys.exit(1)

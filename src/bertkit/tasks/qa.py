@@ -1,0 +1,252 @@
+"""Extractive question answering: question + context of any length → top-k spans of the context.
+
+encode (`encoding.qa_windows`) → run (`runtime.Runtime`) → decode (`decode_answers`, pure numpy).
+
+Scores follow the transformers question-answering pipeline, so results are comparable with it: in each
+window, start and end logits are soft-maxed over the context tokens plus CLS (the "no answer" slot), and
+a span scores p_start * p_end. Every window's distribution has the same support shape, so scores compare
+across the windows of a document; the null score of a document is the smallest p_start[CLS] * p_end[CLS]
+over its windows. Unlike the pipeline, a span seen in two overlapping windows is one answer (kept with
+its best score), and a span is never widened to whole words: a Korean answer 서울 inside the eojeol
+서울에서 stays 서울.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ..encoding import QAWindows, qa_windows
+from ..errors import InputError
+from ..loading import Model, load
+from ..runtime import Runtime
+
+# Logit given to tokens that cannot be part of an answer (as the reference pipeline does).
+MASKED_LOGIT = -10000.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer: `context[start:end] == answer`, character indices into the caller's context."""
+
+    answer: str
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def window_probabilities(
+    logits: list[np.ndarray], context_mask: list[np.ndarray], cls_index: np.ndarray
+) -> np.ndarray:
+    """Per-window softmax over context tokens + CLS, as a padded [windows, max_len] float64 array.
+
+    Padding positions get probability 0.
+    """
+    width = max(len(x) for x in logits)
+    out = np.full((len(logits), width), -np.inf)
+    for w, (x, allowed) in enumerate(zip(logits, context_mask, strict=True)):
+        row = np.where(allowed, x, MASKED_LOGIT)
+        row[cls_index[w]] = x[cls_index[w]]
+        out[w, : len(x)] = row
+    out -= out.max(axis=1, keepdims=True)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def decode_answers(
+    start_logits: list[np.ndarray],
+    end_logits: list[np.ndarray],
+    windows: QAWindows,
+    contexts: list[str],
+    top_k: int = 1,
+    max_answer_len: int = 30,
+    handle_impossible_answer: bool = False,
+    null_threshold: float = 0.0,
+) -> list[list[Answer]]:
+    """Turn the logits of all windows of all documents into each document's top-k answers.
+
+    Vectorised over windows: for every start token t the candidate ends are t .. t+max_answer_len-1, a
+    [windows, length, max_answer_len] band of scores instead of a full length x length matrix.
+
+    Args:
+        start_logits, end_logits: per window, one logit per token.
+        windows: the windows the logits belong to (offsets, context mask, CLS position, document).
+        contexts: the documents' contexts, indexed by `windows.sample`.
+        top_k: answers per document (fewer when the context has fewer distinct spans).
+        max_answer_len: longest answer, in tokens.
+        handle_impossible_answer: also offer the empty answer, scored by the null score.
+        null_threshold: the empty answer ranks as if its score were `null score - null_threshold`;
+            raise it to answer more often, lower it to abstain more often.
+    """
+    if top_k < 1:
+        raise InputError(f"top_k must be >= 1, got {top_k}")
+    if max_answer_len < 1:
+        raise InputError(f"max_answer_len must be >= 1, got {max_answer_len}")
+    n_docs = len(contexts)
+    if len(windows) == 0:
+        return [[] for _ in range(n_docs)]
+    p_start = window_probabilities(start_logits, windows.context_mask, windows.cls_index)
+    p_end = window_probabilities(end_logits, windows.context_mask, windows.cls_index)
+    rows = np.arange(len(windows))
+    null = p_start[rows, windows.cls_index] * p_end[rows, windows.cls_index]
+
+    n_win, width = p_start.shape
+    offsets = np.zeros((n_win, width, 2), dtype=np.int64)
+    candidate = np.zeros((n_win, width), dtype=bool)
+    for w, (off, ctx) in enumerate(zip(windows.offsets, windows.context_mask, strict=True)):
+        offsets[w, : len(off)] = off
+        candidate[w, : len(off)] = ctx & (off[:, 1] > off[:, 0])  # context tokens that cover characters
+
+    # scores[w, t, k] = p_start[w, t] * p_end[w, t + k]
+    span = min(max_answer_len, width)
+    ends = np.arange(width)[:, None] + np.arange(span)[None, :]
+    inside = ends < width
+    ends = np.minimum(ends, width - 1)
+    scores = p_start[:, :, None] * p_end[:, ends]
+    valid = candidate[:, :, None] & candidate[:, ends] & inside[None]
+    scores = np.where(valid, scores, -1.0).reshape(n_win, -1)
+
+    # Best spans of each window; 2*top_k leaves room for spans that repeat in overlapping windows.
+    keep = min(2 * top_k, scores.shape[1])
+    best = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
+    best_scores = np.take_along_axis(scores, best, axis=1).ravel()
+    win = np.repeat(rows, keep)
+    tok = best.ravel() // span
+    end_tok = ends[tok, best.ravel() % span]
+    ok = best_scores >= 0
+    win, tok, end_tok, best_scores = win[ok], tok[ok], end_tok[ok], best_scores[ok]
+    doc = windows.sample[win]
+    char_start = offsets[win, tok, 0]
+    char_end = offsets[win, end_tok, 1]
+
+    # Order by document, then score (best first); drop repeats of a (document, start, end) span.
+    order = np.lexsort((-best_scores, doc))
+    key = np.stack([doc, char_start, char_end], axis=1)[order]
+    _, first = np.unique(key, axis=0, return_index=True)
+    order = order[np.sort(first)]
+    doc_sorted = doc[order]
+    rank = np.arange(len(order)) - np.searchsorted(doc_sorted, doc_sorted, side="left")
+    order = order[rank < top_k]
+
+    answers: list[list[Answer]] = [[] for _ in range(n_docs)]
+    for i in order:
+        d, s, e = int(doc[i]), int(char_start[i]), int(char_end[i])
+        answers[d].append(Answer(contexts[d][s:e], s, e, float(best_scores[i])))
+    if handle_impossible_answer:
+        doc_null = np.full(n_docs, np.inf)
+        np.minimum.at(doc_null, windows.sample, null)
+        for d in range(n_docs):
+            empty = Answer("", 0, 0, float(doc_null[d]))
+            ranked = answers[d] + [empty]
+            ranked.sort(key=lambda a: a.score - (null_threshold if a is empty else 0.0), reverse=True)
+            answers[d] = ranked[:top_k]
+    return answers
+
+
+class QuestionAnswerer:
+    """Extractive QA over contexts of any length.
+
+    Args:
+        model: a `Model`, a model directory, a Hub id, or None for the embedded default.
+        dtype: "fp32" or "bf16" (faster on CPUs with bf16 matrix units, slightly different scores).
+        threads: torch threads (default: the usable cores).
+
+    >>> qa = QuestionAnswerer("path/to/squad-model")  # doctest: +SKIP
+    >>> qa("Where does John live?", "John lives in New York City.")[0].answer  # doctest: +SKIP
+    'New York City'
+    """
+
+    def __init__(self, model: Model | str | None = None, *, dtype: str = "fp32", threads: int | None = None):
+        self.model = model if isinstance(model, Model) else load(model, task="qa")
+        tokenizer = self.model.tokenizer
+        self.runtime = Runtime(
+            self.model.module, dtype=dtype, threads=threads, pad_token_id=tokenizer.pad_token_id or 0
+        )
+        limits = [384, self.model.module.config.max_position_embeddings]
+        if isinstance(tokenizer.model_max_length, int) and tokenizer.model_max_length < 100_000:
+            limits.append(tokenizer.model_max_length)
+        self.default_max_length = min(limits)
+        self.windows_seen = 0
+
+    def __call__(self, question: str, context: str, **settings: Any) -> list[Answer]:
+        """The top answers for one question about one context (settings as in `answer_many`)."""
+        return self.answer_many([question], [context], **settings)[0]
+
+    def answer_many(
+        self,
+        questions: list[str],
+        contexts: list[str],
+        *,
+        top_k: int = 1,
+        max_answer_len: int = 30,
+        max_length: int | None = None,
+        stride: int = 128,
+        handle_impossible_answer: bool = False,
+        null_threshold: float = 0.0,
+    ) -> list[list[Answer]]:
+        """Answer many questions at once: all windows of all documents are batched together.
+
+        Args:
+            questions, contexts: parallel lists.
+            top_k: answers per question.
+            max_answer_len: longest answer in tokens.
+            max_length: tokens per window (default 384, or less if the model allows less).
+            stride: tokens shared by consecutive windows of a long context.
+            handle_impossible_answer: also offer the empty answer (SQuAD 2.0 style).
+            null_threshold: see `decode_answers`.
+        """
+        if len(questions) != len(contexts):
+            raise InputError(f"got {len(questions)} questions but {len(contexts)} contexts")
+        if not questions:
+            return []
+        max_length = max_length or self.default_max_length
+        positions = self.model.module.config.max_position_embeddings
+        if max_length > positions:
+            raise InputError(f"max_length {max_length} exceeds the model's {positions} positions")
+        tokenizer = self.model.tokenizer
+        windows = qa_windows(tokenizer, questions, contexts, max_length=max_length, stride=stride)
+        inputs = {"input_ids": windows.input_ids}
+        if windows.token_type_ids is not None:
+            inputs["token_type_ids"] = windows.token_type_ids
+        out = self.runtime.forward(inputs, outputs=("start_logits", "end_logits"))
+        self.windows_seen += len(windows)
+        return decode_answers(
+            out["start_logits"],
+            out["end_logits"],
+            windows,
+            contexts,
+            top_k=top_k,
+            max_answer_len=max_answer_len,
+            handle_impossible_answer=handle_impossible_answer,
+            null_threshold=null_threshold,
+        )
+
+    def stream(
+        self, examples: Iterable[tuple[str, str, str]], chunk_size: int = 64, **settings: Any
+    ) -> Iterator[tuple[str, list[Answer]]]:
+        """Answer `(id, question, context)` triples lazily, `chunk_size` documents at a time.
+
+        Memory stays bounded by one chunk's windows however long the input is.
+        """
+        chunk: list[tuple[str, str, str]] = []
+        for example in examples:
+            chunk.append(example)
+            if len(chunk) == chunk_size:
+                yield from self._answer_chunk(chunk, settings)
+                chunk = []
+        if chunk:
+            yield from self._answer_chunk(chunk, settings)
+
+    def _answer_chunk(
+        self, chunk: list[tuple[str, str, str]], settings: dict
+    ) -> Iterator[tuple[str, list[Answer]]]:
+        ids = [c[0] for c in chunk]
+        results = self.answer_many([c[1] for c in chunk], [c[2] for c in chunk], **settings)
+        yield from zip(ids, results, strict=True)

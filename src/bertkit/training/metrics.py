@@ -1,0 +1,324 @@
+"""Extractive-QA exact match and F1, matching the official SQuAD v1.1, SQuAD v2.0 and KorQuAD 1.0 scripts.
+
+Three metrics, each a faithful port of its official evaluation script (scores agree to the last bit when
+every question has a prediction; tests/training/test_metrics.py checks SQuAD v1.1 against a vendored copy):
+
+- ``"squad"``: evaluate-v1.1.py (https://rajpurkar.github.io/SQuAD-explorer/). Normalise (lower-case, drop
+  ASCII punctuation, drop the articles a/an/the, collapse whitespace), then EM on the normalised strings and
+  F1 over whitespace tokens; each question takes the max over its gold answers.
+- ``"squad_v2"``: evaluate-v2.0.py. As v1.1, plus unanswerable questions (an empty gold list, scored
+  against the single gold ``""``), a HasAns/NoAns breakdown, and, given per-question no-answer
+  probabilities, the best threshold for answering ``""`` (``find_best_thresh``).
+- ``"korquad"``: KorQuAD 1.0's evaluate-v1.0.py (https://korquad.github.io/KorQuad%201.0/). Its
+  normalisation first turns ' " 《 》 < > 〈 〉 ( ) ‘ ’ into spaces and never removes articles; its F1 is
+  over characters (whitespace dropped), so a partial Korean word earns partial credit.
+
+All corpus scores are on a 0-100 scale. Unlike the official scripts, which print a warning, a question with
+no prediction is counted in ``"missing"`` and scores 0 ("Unanswered question will receive score 0").
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
+
+from bertkit.errors import InputError
+
+Metric = Literal["squad", "squad_v2", "korquad"]
+METRICS: tuple[str, ...] = ("squad", "squad_v2", "korquad")
+
+_DELETE_PUNCTUATION = str.maketrans("", "", string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+# KorQuAD evaluate-v1.0.py, normalize_answer.remove_: twelve re.sub(char, " ", text) calls, one per symbol.
+# Each replaces one character by a space, so a single translation table gives the same string.
+_KORQUAD_SYMBOLS_TO_SPACE = str.maketrans({symbol: " " for symbol in "'\"《》<>〈〉()‘’"})
+
+
+def squad_normalize(text: str) -> str:
+    """SQuAD's ``normalize_answer``: lower-case, drop punctuation, drop articles, collapse whitespace.
+
+    Punctuation goes before articles, so a hyphenated "the" survives as part of its word.
+
+    Args:
+        text: an answer or a prediction.
+
+    >>> squad_normalize("The  Eiffel Tower!")
+    'eiffel tower'
+    >>> squad_normalize("state-of-the-art")
+    'stateoftheart'
+    """
+    text = text.lower()
+    text = text.translate(_DELETE_PUNCTUATION)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def korquad_normalize(text: str) -> str:
+    """KorQuAD 1.0's ``normalize_answer``: quote and bracket symbols to spaces, lower-case, drop
+    punctuation, collapse whitespace. Articles are kept.
+
+    Args:
+        text: an answer or a prediction.
+
+    >>> korquad_normalize("《훈민정음》")
+    '훈민정음'
+    >>> korquad_normalize("이순신(李舜臣)")  # brackets become spaces; SQuAD would glue the words
+    '이순신 李舜臣'
+    >>> korquad_normalize("The Beatles")
+    'the beatles'
+    """
+    text = text.translate(_KORQUAD_SYMBOLS_TO_SPACE)
+    text = text.lower()
+    text = text.translate(_DELETE_PUNCTUATION)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, gold: str, normalize: Callable[[str], str] = squad_normalize) -> float:
+    """1.0 when the normalised prediction equals the normalised gold answer, else 0.0.
+
+    Args:
+        prediction: the predicted answer text.
+        gold: one gold answer text.
+        normalize: ``squad_normalize`` (SQuAD v1.1/v2.0) or ``korquad_normalize`` (KorQuAD 1.0).
+    """
+    return float(normalize(prediction) == normalize(gold))
+
+
+def _f1_of_counts(prediction_items: Sequence[str], gold_items: Sequence[str]) -> float:
+    """Harmonic mean of precision and recall of the multiset overlap (0 when nothing overlaps)."""
+    common = Counter(prediction_items) & Counter(gold_items)
+    num_same = sum(common.values())
+    if num_same == 0:
+        return 0.0
+    precision = 1.0 * num_same / len(prediction_items)
+    recall = 1.0 * num_same / len(gold_items)
+    return (2 * precision * recall) / (precision + recall)
+
+
+def token_f1(
+    prediction: str,
+    gold: str,
+    normalize: Callable[[str], str] = squad_normalize,
+    *,
+    empty_scores_agreement: bool = False,
+) -> float:
+    """F1 over the whitespace tokens of the normalised strings, counting repeated tokens (SQuAD).
+
+    Args:
+        prediction: the predicted answer text.
+        gold: one gold answer text.
+        normalize: how both strings are normalised before splitting.
+        empty_scores_agreement: SQuAD v2.0's rule for no-answers: when either side has no tokens the score is
+            1.0 if both have none, else 0.0. SQuAD v1.1 (False) scores two empty answers 0.0.
+
+    Example: prediction "the big red car" → [big, red, car]; gold "red car" → [red, car]; 2 tokens in common,
+    precision 2/3, recall 2/2, F1 0.8.
+
+    >>> token_f1("the big red car", "red car")
+    0.8
+    """
+    prediction_tokens = normalize(prediction).split()
+    gold_tokens = normalize(gold).split()
+    if empty_scores_agreement and (not prediction_tokens or not gold_tokens):
+        return float(prediction_tokens == gold_tokens)
+    return _f1_of_counts(prediction_tokens, gold_tokens)
+
+
+def char_f1(prediction: str, gold: str) -> float:
+    """KorQuAD 1.0's F1: over the characters of the normalised tokens (whitespace dropped).
+
+    Args:
+        prediction: the predicted answer text.
+        gold: one gold answer text.
+
+    Example: gold "서울특별시" (5 characters), prediction "서울" (2, both in gold): precision 1, recall 2/5,
+    F1 4/7 ≈ 0.571, where token F1 would give 0 (the tokens "서울" and "서울특별시" differ).
+
+    >>> round(char_f1("서울", "서울특별시"), 4)
+    0.5714
+    """
+    prediction_chars = [char for token in korquad_normalize(prediction).split() for char in token]
+    gold_chars = [char for token in korquad_normalize(gold).split() for char in token]
+    return _f1_of_counts(prediction_chars, gold_chars)
+
+
+def evaluate_predictions(
+    golds: Mapping[str, Sequence[str]],
+    predictions: Mapping[str, str],
+    metric: Metric,
+    no_answer_probs: Mapping[str, float] | None = None,
+    *,
+    no_answer_threshold: float = 1.0,
+) -> dict[str, float | int | str]:
+    """Corpus exact match and F1 (0-100) of ``predictions`` against ``golds`` with an official metric.
+
+    Args:
+        golds: question id → its gold answer texts; the dict's order is the evaluation order. An empty list
+            means "no answer" and is allowed only with ``"squad_v2"``.
+        predictions: question id → predicted answer text (``""`` = no answer). Ids not in ``golds`` are
+            ignored; ids of ``golds`` missing here score 0 and are counted in ``"missing"``.
+        metric: ``"squad"``, ``"squad_v2"`` or ``"korquad"`` (see the module docstring).
+        no_answer_probs: ``"squad_v2"`` only: question id → probability that it has no answer, for every
+            predicted question. Enables ``best_*`` and the ``no_answer_threshold`` rule.
+        no_answer_threshold: ``"squad_v2"`` with ``no_answer_probs``: a question whose probability is above
+            it is scored as if ``""`` had been predicted (the official ``--na-prob-thresh``, default 1.0).
+
+    Returns:
+        ``{"metric", "exact_match", "f1", "n", "missing"}``; for ``"squad_v2"`` also ``HasAns_exact_match``,
+        ``HasAns_f1``, ``HasAns_n`` (when some question has an answer), the same with ``NoAns_`` (when some
+        has none), and with ``no_answer_probs`` ``best_exact_match``, ``best_exact_match_thresh``,
+        ``best_f1``, ``best_f1_thresh``. (The official v2.0 names: exact, total, best_exact, ...)
+    """
+    if metric not in METRICS:
+        raise InputError(f"unknown QA metric {metric!r}; expected one of {', '.join(METRICS)}")
+    if not golds:
+        raise InputError("no gold questions to evaluate")
+    for question_id, prediction in predictions.items():
+        if not isinstance(prediction, str):
+            raise InputError(
+                f"prediction for question {question_id!r} must be a string, got {type(prediction).__name__}"
+            )
+    if metric == "squad_v2":
+        return _evaluate_squad_v2(golds, predictions, no_answer_probs, no_answer_threshold)
+    if no_answer_probs is not None:
+        raise InputError(f"no_answer_probs is used only by metric 'squad_v2', not {metric!r}")
+
+    if metric == "squad":
+        normalize: Callable[[str], str] = squad_normalize
+        f1_of: Callable[[str, str], float] = token_f1
+    else:
+        normalize, f1_of = korquad_normalize, char_f1
+    exact_total = f1_total = 0.0
+    missing = 0
+    for question_id, answers in golds.items():
+        if not answers:
+            raise InputError(
+                f"question {question_id!r} has no gold answer; metric {metric!r} needs one "
+                "(use 'squad_v2' for unanswerable questions)"
+            )
+        if question_id not in predictions:
+            missing += 1
+            continue
+        prediction = predictions[question_id]
+        exact_total += max(exact_match(prediction, gold, normalize) for gold in answers)
+        f1_total += max(f1_of(prediction, gold) for gold in answers)
+    n = len(golds)
+    return {
+        "metric": metric,
+        "exact_match": 100.0 * exact_total / n,
+        "f1": 100.0 * f1_total / n,
+        "n": n,
+        "missing": missing,
+    }
+
+
+def _evaluate_squad_v2(
+    golds: Mapping[str, Sequence[str]],
+    predictions: Mapping[str, str],
+    no_answer_probs: Mapping[str, float] | None,
+    no_answer_threshold: float,
+) -> dict[str, float | int | str]:
+    """evaluate-v2.0.py: get_raw_scores, apply_no_ans_threshold, make_eval_dict and find_all_best_thresh."""
+    has_answer = {question_id: bool(answers) for question_id, answers in golds.items()}
+    exact_raw: dict[str, float] = {}
+    f1_raw: dict[str, float] = {}
+    for question_id, answers in golds.items():
+        if question_id not in predictions:
+            continue
+        # The official script drops gold answers that normalise to nothing: a gold list of only "the"
+        # is scored as a no-answer, though it still counts in HasAns.
+        gold_texts = [text for text in answers if squad_normalize(text)] or [""]
+        prediction = predictions[question_id]
+        exact_raw[question_id] = max(exact_match(prediction, gold) for gold in gold_texts)
+        f1_raw[question_id] = max(
+            token_f1(prediction, gold, empty_scores_agreement=True) for gold in gold_texts
+        )
+
+    if no_answer_probs is not None:
+        without_prob = [question_id for question_id in exact_raw if question_id not in no_answer_probs]
+        if without_prob:
+            raise InputError(
+                f"no_answer_probs lacks {len(without_prob)} predicted question(s), e.g. {without_prob[0]!r}"
+            )
+        exact_scores = _apply_no_answer_threshold(exact_raw, no_answer_probs, has_answer, no_answer_threshold)
+        f1_scores = _apply_no_answer_threshold(f1_raw, no_answer_probs, has_answer, no_answer_threshold)
+    else:
+        exact_scores, f1_scores = exact_raw, f1_raw
+
+    all_ids = list(golds)
+    result: dict[str, float | int | str] = {"metric": "squad_v2"}
+    result.update(_mean_scores(exact_scores, f1_scores, all_ids, prefix=""))
+    result["missing"] = len(all_ids) - len(exact_raw)
+    for prefix, wanted in (("HasAns_", True), ("NoAns_", False)):
+        ids = [question_id for question_id in all_ids if has_answer[question_id] is wanted]
+        if ids:
+            result.update(_mean_scores(exact_scores, f1_scores, ids, prefix=prefix))
+    if no_answer_probs is not None:
+        for name, raw in (("exact_match", exact_raw), ("f1", f1_raw)):
+            best, threshold = _find_best_threshold(
+                raw, predictions, no_answer_probs, has_answer, len(all_ids)
+            )
+            result[f"best_{name}"] = best
+            result[f"best_{name}_thresh"] = threshold
+    return result
+
+
+def _apply_no_answer_threshold(
+    scores: Mapping[str, float],
+    no_answer_probs: Mapping[str, float],
+    has_answer: Mapping[str, bool],
+    threshold: float,
+) -> dict[str, float]:
+    """A question whose no-answer probability is above ``threshold`` scores 1 if it has no answer, else 0."""
+    return {
+        question_id: float(not has_answer[question_id]) if no_answer_probs[question_id] > threshold else score
+        for question_id, score in scores.items()
+    }
+
+
+def _mean_scores(
+    exact_scores: Mapping[str, float], f1_scores: Mapping[str, float], ids: Sequence[str], prefix: str
+) -> dict[str, float | int]:
+    """make_eval_dict over ``ids``, a question without a score (no prediction) counting 0."""
+    n = len(ids)
+    return {
+        f"{prefix}exact_match": 100.0 * sum(exact_scores.get(question_id, 0.0) for question_id in ids) / n,
+        f"{prefix}f1": 100.0 * sum(f1_scores.get(question_id, 0.0) for question_id in ids) / n,
+        f"{prefix}n": n,
+    }
+
+
+def _find_best_threshold(
+    scores: Mapping[str, float],
+    predictions: Mapping[str, str],
+    no_answer_probs: Mapping[str, float],
+    has_answer: Mapping[str, bool],
+    n_questions: int,
+) -> tuple[float, float]:
+    """find_best_thresh of evaluate-v2.0.py: the score (0-100) and threshold of the best no-answer cut.
+
+    Start with every predicted question answered "" (so each no-answer question scores 1), then answer
+    them in order of rising no-answer probability, keeping the best running total. Example with
+    (has answer?, score, prediction, prob): q1 (yes, 1, "Paris", 0.1), q2 (no, 0, "London", 0.3),
+    q3 (no, 1, "", 0.9): start 2 (q2, q3); q1 → 3 (best, threshold 0.1); q2 → 2 (a spurious answer
+    loses its point); q3 → 2 (still ""). Best 100 * 3/3 at 0.1.
+
+    Ties are taken one question at a time in ``no_answer_probs`` order, as the official script does. Only
+    questions with a prediction take part; missing ones stay at 0 (the official script, which assumes
+    none is missing, would count a missing no-answer question as right).
+    """
+    running = sum(1 for question_id in scores if not has_answer[question_id])
+    best, best_threshold = float(running), 0.0
+    for question_id in sorted(no_answer_probs, key=lambda key: no_answer_probs[key]):
+        if question_id not in scores:
+            continue
+        if has_answer[question_id]:
+            running += scores[question_id]
+        elif predictions[question_id]:
+            running -= 1
+        if running > best:
+            best, best_threshold = running, no_answer_probs[question_id]
+    return 100.0 * best / n_questions, best_threshold
