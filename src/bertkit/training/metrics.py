@@ -310,7 +310,7 @@ def _find_best_threshold(
     questions with a prediction take part; missing ones stay at 0 (the official script, which assumes
     none is missing, would count a missing no-answer question as right).
     """
-    running = sum(1 for question_id in scores if not has_answer[question_id])
+    running: float = sum(1 for question_id in scores if not has_answer[question_id])
     best, best_threshold = float(running), 0.0
     for question_id in sorted(no_answer_probs, key=lambda key: no_answer_probs[key]):
         if question_id not in scores:
