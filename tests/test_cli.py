@@ -1,0 +1,243 @@
+"""The CLI as a user meets it: pure JSON on stdout, one-line errors with exit code 2, resumable batches."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from bertkit.cli import main
+
+from .conftest import TOKENIZERS
+
+
+def run(capsys, monkeypatch, *args):
+    monkeypatch.setattr(sys, "argv", ["bertkit", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code or 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_tokenize_json_is_a_list_of_windows(capsys, monkeypatch):
+    tok = str(TOKENIZERS / "bert-base-uncased")
+    code, out, _ = run(
+        capsys,
+        monkeypatch,
+        "tokenize",
+        "Where does John live?",
+        "--pair",
+        "John lives in New York City.",
+        "--model",
+        tok,
+        "--json",
+    )
+    assert code == 0
+    windows = json.loads(out)
+    assert isinstance(windows, list) and len(windows) == 1
+    assert set(windows[0]) == {
+        "tokens",
+        "input_ids",
+        "token_type_ids",
+        "attention_mask",
+        "offset_mapping",
+        "sequence_ids",
+        "word_ids",
+    }
+    assert windows[0]["input_ids"][:7] == [101, 2073, 2515, 2198, 2444, 1029, 102]
+
+
+def test_tokenize_windows_with_stride(capsys, monkeypatch):
+    tok = str(TOKENIZERS / "bert-base-cased")
+    sentence = "This sentence is not too long but we are going to split it anyway."
+    code, out, _ = run(
+        capsys,
+        monkeypatch,
+        "tokenize",
+        sentence,
+        "--model",
+        tok,
+        "--max-length",
+        "6",
+        "--stride",
+        "2",
+        "--json",
+    )
+    assert code == 0 and len(json.loads(out)) == 7
+    code, out, _ = run(
+        capsys, monkeypatch, "tokenize", sentence, "--model", tok, "--max-length", "6", "--stride", "2"
+    )
+    assert code == 0 and "window 7 of 7" in out and "##" not in out.split("window 1")[0]
+
+
+def test_qa_json(capsys, monkeypatch, tiny_qa_dir):
+    code, out, err = run(
+        capsys, monkeypatch, "qa", "-q", "Where does John live?", "-c", "John lives in New York City.",
+        "--model", str(tiny_qa_dir), "--top-k", "3", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    answers = json.loads(out)
+    assert len(answers) == 3
+    for a in answers:
+        assert set(a) == {"answer", "start", "end", "score"}
+        assert "John lives in New York City."[a["start"] : a["end"]] == a["answer"]
+
+
+def test_qa_default_model_says_its_head_is_untrained(capsys, monkeypatch):
+    code, out, err = run(
+        capsys,
+        monkeypatch,
+        "qa",
+        "-q",
+        "Where does John live?",
+        "-c",
+        "John lives in New York City.",
+        "--json",
+    )
+    assert code == 0
+    assert json.loads(out)[0]["answer"]
+    assert "untrained" in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["qa", "-q", "", "-c", "text"], "question is empty"),
+        (["qa", "-q", "Who?", "-c", "  "], "context is empty"),
+        (
+            ["qa", "-q", "Who?", "-c", "text", "--stride", "400"],
+            "stride (400) must be smaller than max_length",
+        ),
+        (
+            ["qa", "-q", "Who? " * 200, "-c", "text", "--max-length", "64", "--stride", "8"],
+            "too small for the question",
+        ),
+        (["qa", "-q", "Who?", "-c", "text", "--model", "./no/such/model"], "model directory not found"),
+        (["qa", "-q", "Who?", "-c", "text", "--model", "bert-base-uncased"], "not available offline"),
+        (["qa", "-q", "Who?"], "give exactly one of --context and --context-file"),
+        (["qa", "-q", "Who?", "--context-file", "/no/such/file.txt"], "file not found"),
+        (["qa", "-q", "Who?", "-c", "x", "--dtype", "fp8"], "dtype must be one of"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_2(capsys, monkeypatch, tiny_qa_dir, args, message):
+    if "--model" not in args:
+        args = [*args, "--model", str(tiny_qa_dir)]
+    code, out, err = run(capsys, monkeypatch, *args)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_model_files(capsys, monkeypatch, tmp_path, tiny_qa_dir):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_qa_dir, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    code, _, err = run(capsys, monkeypatch, "qa", "-q", "Who?", "-c", "text", "--model", str(broken))
+    assert code == 2 and "corrupt or incomplete" in err and len(err.strip().splitlines()) == 1
+    (broken / "model.safetensors").unlink()
+    (broken / "pytorch_model.bin").write_bytes(b"pickle")
+    code, _, err = run(capsys, monkeypatch, "qa", "-q", "Who?", "-c", "text", "--model", str(broken))
+    assert code == 2 and "safetensors only" in err
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_qa_batch_jsonl_and_resume(capsys, monkeypatch, tmp_path, tiny_qa_dir):
+    rows = [
+        {"id": f"q{i}", "question": "Where?", "context": f"Place number {i} is here. " * (1 + 30 * (i % 3))}
+        for i in range(10)
+    ]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    out_path = tmp_path / "out.jsonl"
+    code, out, err = run(
+        capsys,
+        monkeypatch,
+        "qa-batch",
+        str(tmp_path / "in.jsonl"),
+        str(out_path),
+        "--model",
+        str(tiny_qa_dir),
+        "--top-k",
+        "2",
+    )
+    assert code == 0 and out == "", err
+    lines = [json.loads(x) for x in out_path.read_text().splitlines()]
+    assert [x["id"] for x in lines] == [r["id"] for r in rows]
+    for line, row in zip(lines, rows):
+        assert len(line["answers"]) == 2
+        for a in line["answers"]:
+            assert row["context"][a["start"] : a["end"]] == a["answer"]
+
+    # An interrupted run: 4 answers written and a torn line; the rerun answers only the rest.
+    partial = tmp_path / "again.jsonl.partial"
+    partial.write_text("\n".join(json.dumps(x) for x in lines[:4]) + '\n{"id": "q4", "ans')
+    code, _, err = run(
+        capsys,
+        monkeypatch,
+        "qa-batch",
+        str(tmp_path / "in.jsonl"),
+        str(tmp_path / "again.jsonl"),
+        "--model",
+        str(tiny_qa_dir),
+        "--top-k",
+        "2",
+    )
+    assert code == 0 and "4 from an earlier run" in err
+    again = [json.loads(x) for x in (tmp_path / "again.jsonl").read_text().splitlines()]
+    assert again == lines
+    assert not partial.exists()
+
+
+def test_qa_batch_squad_json(capsys, monkeypatch, tmp_path, tiny_qa_dir):
+    squad = {"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": "서울은 한국의 수도이다.", "qas": [
+        {"id": "a", "question": "한국의 수도는?", "answers": [{"text": "서울", "answer_start": 0}]},
+        {"id": "b", "question": "무엇?", "answers": []}]}]}]}  # fmt: skip
+    (tmp_path / "squad.json").write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    code, _, err = run(
+        capsys,
+        monkeypatch,
+        "qa-batch",
+        str(tmp_path / "squad.json"),
+        str(tmp_path / "o.jsonl"),
+        "--model",
+        str(tiny_qa_dir),
+    )
+    assert code == 0, err
+    assert [json.loads(x)["id"] for x in (tmp_path / "o.jsonl").read_text().splitlines()] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"id": "x", "question": 3, "context": "c"}\n', "line 1 (id x): 'question' is a int, not a string"),
+        ('{"id": "x", "question": "q"}\n', "'context' is missing"),
+        ("not json\n", "line 1: not valid JSON"),
+        (
+            '{"id": "x", "question": "q", "context": "c"}\n{"id": "x", "question": "q", "context": "c"}\n',
+            "line 2 (id x): duplicate id",
+        ),
+        ('["a list"]\n', "expected a JSON object"),
+    ],
+)
+def test_qa_batch_bad_input(capsys, monkeypatch, tmp_path, tiny_qa_dir, content, message):
+    (tmp_path / "in.jsonl").write_text(content)
+    code, _, err = run(
+        capsys,
+        monkeypatch,
+        "qa-batch",
+        str(tmp_path / "in.jsonl"),
+        str(tmp_path / "o.jsonl"),
+        "--model",
+        str(tiny_qa_dir),
+    )
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "o.jsonl").exists()

@@ -1,0 +1,143 @@
+"""The vectorised decoder against a port of the reference pipeline, and its own contracts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bertkit import decode_answers, qa_windows
+from bertkit.tasks.qa import window_probabilities
+
+from .reference_qa_decode import reference_answers
+
+CONTEXT = (
+    "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, a region in "
+    "France. They were descended from Norse raiders and pirates from Denmark, Iceland and Norway who, under "
+    "their leader Rollo, agreed to swear fealty to King Charles III of West Francia. "
+) * 6
+
+
+def peaked(windows, positions_start, positions_end, height=12.0):
+    """Logits that are 0 everywhere except `height` at the given token positions of each window."""
+    starts, ends = [], []
+    for w, ids in enumerate(windows.input_ids):
+        s, e = np.zeros(len(ids)), np.zeros(len(ids))
+        s[positions_start.get(w, [])] = height
+        e[positions_end.get(w, [])] = height
+        starts.append(s)
+        ends.append(e)
+    return starts, ends
+
+
+def dedup(answers):
+    seen, out = set(), []
+    for a in answers:
+        if (a["start"], a["end"]) not in seen:
+            seen.add((a["start"], a["end"]))
+            out.append(a)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_matches_reference_pipeline_on_random_logits(tok_uncased, seed):
+    rng = np.random.default_rng(seed)
+    question = "Who gave their name to Normandy?"
+    windows = qa_windows(tok_uncased, [question], [CONTEXT], max_length=96, stride=32)
+    starts = [rng.normal(0, 3, len(ids)) for ids in windows.input_ids]
+    ends = [rng.normal(0, 3, len(ids)) for ids in windows.input_ids]
+    top_k, max_len = int(rng.integers(1, 6)), int(rng.integers(1, 20))
+    impossible = bool(seed % 2)
+    ours = decode_answers(
+        starts, ends, windows, [CONTEXT], top_k, max_len, handle_impossible_answer=impossible
+    )[0]
+    ref = dedup(reference_answers(windows, starts, ends, CONTEXT, top_k, max_len, impossible))
+    assert len(windows) > 2
+    assert [(a.start, a.end, a.answer) for a in ours[: len(ref)]] == [
+        (r["start"], r["end"], r["answer"]) for r in ref
+    ]
+    np.testing.assert_allclose(
+        [a.score for a in ours[: len(ref)]], [r["score"] for r in ref], rtol=1e-5, atol=1e-7
+    )
+
+
+def test_many_documents_at_once_equal_one_by_one(tok_uncased):
+    rng = np.random.default_rng(0)
+    contexts = [CONTEXT[: 200 + 97 * i] for i in range(5)]
+    questions = ["Who?", "Where is Normandy?", "What did they swear?", "Who led them?", "When?"]
+    windows = qa_windows(tok_uncased, questions, contexts, max_length=64, stride=16)
+    starts = [rng.normal(0, 2, len(ids)) for ids in windows.input_ids]
+    ends = [rng.normal(0, 2, len(ids)) for ids in windows.input_ids]
+    together = decode_answers(starts, ends, windows, contexts, top_k=3, max_answer_len=10)
+    for d in range(5):
+        own = qa_windows(tok_uncased, [questions[d]], [contexts[d]], max_length=64, stride=16)
+        rows = np.flatnonzero(windows.sample == d)
+        alone = decode_answers([starts[r] for r in rows], [ends[r] for r in rows], own, [contexts[d]], 3, 10)
+        assert together[d] == alone[0]
+
+
+def test_answer_spanning_tokens_and_no_duplicates_across_windows(tok_uncased):
+    context = "filler " * 40 + "John lives in New York City." + " filler" * 40
+    windows = qa_windows(tok_uncased, ["Where does John live?"], [context], max_length=48, stride=24)
+    pos_s, pos_e = {}, {}
+    for w, off in enumerate(windows.offsets):
+        text = [context[a:b] for a, b in off]
+        if "new" in [t.lower() for t in text] and windows.context_mask[w][text.index("New")]:
+            pos_s[w] = [text.index("New")]
+            pos_e[w] = [text.index("City")]
+    assert len(pos_s) >= 2  # the answer is inside several overlapping windows
+    starts, ends = peaked(windows, pos_s, pos_e)
+    answers = decode_answers(starts, ends, windows, [context], top_k=5, max_answer_len=30)[0]
+    assert answers[0].answer == "New York City"
+    spans = [(a.start, a.end) for a in answers]
+    assert len(spans) == len(set(spans)) == 5
+
+
+def test_question_tokens_never_answer(tok_uncased):
+    context = "John lives in New York City."
+    windows = qa_windows(tok_uncased, ["Where does John live?"], [context])
+    starts, ends = peaked(windows, {0: [3]}, {0: [3]}, height=50)  # token 3 is "john" in the question
+    answers = decode_answers(starts, ends, windows, [context], top_k=3)[0]
+    assert answers and all(context[a.start : a.end] == a.answer for a in answers)
+    assert all(a.start >= 0 and a.end <= len(context) for a in answers)
+
+
+def test_max_answer_len_in_tokens(tok_uncased):
+    context = "one two three four five six seven eight nine ten"
+    windows = qa_windows(tok_uncased, ["Count?"], [context])
+    first = int(np.flatnonzero(windows.context_mask[0])[0])
+    starts, ends = peaked(windows, {0: [first]}, {0: [first + 9]})
+    assert decode_answers(starts, ends, windows, [context], max_answer_len=10)[0][0].answer == context
+    short = decode_answers(starts, ends, windows, [context], max_answer_len=4)[0][0]
+    assert len(tok_uncased.tokenize(short.answer)) <= 4
+
+
+def test_korean_answer_is_not_widened_to_eojeol(tok_mbert):
+    context = "그는 서울에서 태어났다."
+    windows = qa_windows(tok_mbert, ["어디에서 태어났나?"], [context])
+    text = [context[a:b] if m else None for (a, b), m in zip(windows.offsets[0], windows.context_mask[0])]
+    seoul = text.index("서울")
+    assert text[seoul + 1] == "에서"  # one eojeol, two tokens
+    starts, ends = peaked(windows, {0: [seoul]}, {0: [seoul]})
+    best = decode_answers(starts, ends, windows, [context])[0][0]
+    assert (best.answer, best.start, best.end) == ("서울", 3, 5)
+
+
+def test_no_answer(tok_uncased):
+    context = "John lives in New York City."
+    windows = qa_windows(tok_uncased, ["What is the capital of Peru?"], [context])
+    starts, ends = peaked(windows, {0: [0]}, {0: [0]}, height=8)  # CLS wins
+    best = decode_answers(starts, ends, windows, [context], handle_impossible_answer=True)[0][0]
+    assert (best.answer, best.start, best.end) == ("", 0, 0)
+    assert best.score > 0.5
+    # A large enough threshold makes the model answer anyway.
+    forced = decode_answers(
+        starts, ends, windows, [context], handle_impossible_answer=True, null_threshold=1.0
+    )
+    assert forced[0][0].answer != ""
+
+
+def test_probabilities_are_per_window_distributions(tok_uncased):
+    windows = qa_windows(tok_uncased, ["Who?"], [CONTEXT], max_length=64, stride=16)
+    logits = [np.random.default_rng(1).normal(size=len(ids)) for ids in windows.input_ids]
+    p = window_probabilities(logits, windows.context_mask, windows.cls_index)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
