@@ -79,6 +79,7 @@ class Runtime:
         self.max_tokens = max_tokens
         self.max_batch = max_batch
         self.pad_token_id = pad_token_id
+        self.stats = {"windows": 0, "tokens": 0, "padded_tokens": 0, "batches": 0}
 
     def forward(
         self, inputs: dict[str, list[np.ndarray]], outputs: Sequence[str]
@@ -111,6 +112,10 @@ class Runtime:
                     pad([np.ones(lengths[i], np.int64) for i in batch], width, 0)
                 )
                 out = self.module(**tensors)
+                self.stats["windows"] += len(batch)
+                self.stats["tokens"] += sum(lengths[i] for i in batch)
+                self.stats["padded_tokens"] += len(batch) * width
+                self.stats["batches"] += 1
                 for name in outputs:
                     values = out[name].float().numpy()
                     for row, i in enumerate(batch):

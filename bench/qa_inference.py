@@ -1,0 +1,225 @@
+"""Long-document QA throughput: bertkit (fp32, bf16) against the transformers 4.57 pipeline, in one run.
+
+    .venv/bin/python bench/qa_inference.py [--docs 200] [--model DIR] [--out bench/out/qa_inference.json]
+
+Documents of 100-3,000 words are built from squad-v1.1-dev: a question's own paragraph buried at a random
+place among other paragraphs, gold answers shifted accordingly. Every engine answers the same documents
+with the same model directory and settings (top_k=1, max_answer_len=15, max_length=384, stride=128). Each
+bertkit configuration runs in its own process so its peak RSS is its own. The JSON holds docs/s, windows/s,
+achieved GFLOP/s, ratios to the reference, top-1 agreement with it and EM/F1 against the gold answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+BENCH = Path(__file__).resolve().parent
+DATA = Path(os.environ.get("BERTKIT_DATA", BENCH.parent.parent / "shared" / "data"))
+SETTINGS = dict(top_k=1, max_answer_len=15, max_length=384, stride=128)
+
+
+def build_documents(n: int, seed: int) -> list[dict]:
+    """n long documents, each one squad-v1.1-dev question with its paragraph among others."""
+    from bertkit.training.data import load_qa_file
+
+    examples = load_qa_file(DATA / "squad-v1.1-dev.json").examples
+    paragraphs = sorted({e.context for e in examples})
+    rng = random.Random(seed)
+    docs = []
+    for i in range(n):
+        example = rng.choice(examples)
+        target = rng.randint(100, 3000)
+        others = [p for p in rng.sample(paragraphs, len(paragraphs)) if p != example.context]
+        parts, words = [example.context], len(example.context.split())
+        while words < target and others:
+            p = others.pop()
+            parts.append(p)
+            words += len(p.split())
+        rng.shuffle(parts)
+        shift = sum(len(p) + 2 for p in parts[: parts.index(example.context)])
+        context = "\n\n".join(parts)
+        gold = [a.text for a in example.answers]
+        assert all(context[a.start + shift : a.end + shift] == a.text for a in example.answers)
+        docs.append({"id": f"doc{i}", "question": example.question, "context": context, "gold": gold})
+    return docs
+
+
+def flops_per_window(config, length: int) -> float:
+    """Forward FLOPs of a BERT encoder on one window (matmuls only)."""
+    h, inter = config.hidden_size, config.intermediate_size
+    per_layer = 2 * length * (4 * h * h + 2 * h * inter) + 4 * length * length * h
+    return config.num_hidden_layers * per_layer
+
+
+def worker(args) -> None:
+    """One bertkit configuration in its own process: answer all documents, report time and peak RSS."""
+    from bertkit import QuestionAnswerer
+
+    docs = json.loads(Path(args.input).read_text(encoding="utf-8"))
+    qa = QuestionAnswerer(args.model, dtype=args.worker)
+    qa("Warm-up?", docs[0]["context"][:2000], **SETTINGS)
+    qa.runtime.stats.update(windows=0, tokens=0, padded_tokens=0, batches=0)
+    start = time.perf_counter()
+    answers = dict(qa.stream(((d["id"], d["question"], d["context"]) for d in docs), chunk_size=64, **SETTINGS))
+    seconds = time.perf_counter() - start
+    config = qa.model.module.config
+    result = {
+        "seconds": seconds,
+        "answers": {k: [a.to_dict() for a in v] for k, v in answers.items()},
+        "stats": qa.runtime.stats,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "threads": __import__("torch").get_num_threads(),
+        "config": {"hidden": config.hidden_size, "layers": config.num_hidden_layers},
+    }
+    Path(args.output).write_text(json.dumps(result), encoding="utf-8")
+
+
+def model_dir(path: str | None, out: Path) -> Path:
+    if path:
+        return Path(path)
+    from bertkit.loading import load
+
+    target = out / "default-qa"
+    if not (target / "model.safetensors").exists():
+        model = load(None, "qa")
+        model.module.save_pretrained(target)
+        model.tokenizer.save_pretrained(target)
+    return target
+
+
+def score(docs, answers) -> dict:
+    from bertkit.training.metrics import evaluate_predictions
+
+    golds = {d["id"]: d["gold"] for d in docs}
+    preds = {d["id"]: (answers[d["id"]][0]["answer"] if answers[d["id"]] else "") for d in docs}
+    result = evaluate_predictions(golds, preds, "squad")
+    return {"exact_match": round(result["exact_match"], 2), "f1": round(result["f1"], 2)}
+
+
+def agreement(ours: dict, ref: dict) -> dict:
+    same, diffs = 0, []
+    for key, ref_answers in ref.items():
+        a, r = ours[key][0], ref_answers[0]
+        if (a["start"], a["end"]) == (r["start"], r["end"]):
+            same += 1
+            diffs.append(abs(a["score"] - r["score"]))
+    return {
+        "top1_same_span": round(same / len(ref), 4),
+        "max_score_diff_when_same": max(diffs) if diffs else None,
+        "n": len(ref),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", help="QA model directory (default: the embedded default, saved to bench/out)")
+    parser.add_argument("--out", default=str(BENCH / "out" / "qa_inference.json"))
+    parser.add_argument("--engines", default="reference,fp32,bf16")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--input", help=argparse.SUPPRESS)
+    parser.add_argument("--output", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+
+    out_path = Path(args.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    model = model_dir(args.model, out_path.parent)
+    docs = build_documents(args.docs, args.seed)
+    docs_file = out_path.parent / "qa_inference_docs.json"
+    docs_file.write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
+    words = [len(d["context"].split()) for d in docs]
+    print(f"{len(docs)} documents, {min(words)}-{max(words)} words, model {model}", file=sys.stderr)
+
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model)
+    runs: dict[str, dict] = {}
+    for engine in args.engines.split(","):
+        print(f"running {engine} ...", file=sys.stderr, flush=True)
+        if engine == "reference":
+            sys.path.insert(0, str(BENCH))
+            from reference import run_reference
+
+            examples = [{k: d[k] for k in ("id", "question", "context")} for d in docs]
+            ref = run_reference(
+                model,
+                examples,
+                top_k=1,
+                max_answer_len=SETTINGS["max_answer_len"],
+                doc_stride=SETTINGS["stride"],
+                max_seq_len=SETTINGS["max_length"],
+                handle_impossible_answer=False,
+                align_to_words=False,
+                batch_size=1,
+            )
+            runs[engine] = {"seconds": ref["seconds"], "answers": ref["answers"], "peak_rss_mb": ref["peak_rss_mb"],
+                            "windows": ref["n_windows"], "version": ref["transformers_version"]}  # fmt: skip
+        else:
+            result_file = out_path.parent / f"qa_inference_{engine}.json"
+            cmd = [sys.executable, __file__, "--worker", engine, "--input", str(docs_file), "--model", str(model),
+                   "--output", str(result_file)]  # fmt: skip
+            subprocess.run(cmd, check=True)
+            result = json.loads(result_file.read_text(encoding="utf-8"))
+            runs[engine] = {**result, "windows": result["stats"]["windows"]}
+
+    # FLOPs from the real window lengths (the same windows for every engine).
+    from bertkit import load_tokenizer, qa_windows
+
+    tokenizer = load_tokenizer(str(model))
+    lengths = []
+    for d in docs:
+        w = qa_windows(tokenizer, [d["question"]], [d["context"]], SETTINGS["max_length"], SETTINGS["stride"])
+        lengths += [len(x) for x in w.input_ids]
+    total_flops = sum(flops_per_window(config, n) for n in lengths)
+
+    report: dict = {
+        "benchmark": "qa_inference",
+        "documents": len(docs),
+        "words": {"min": min(words), "max": max(words), "mean": round(sum(words) / len(words))},
+        "windows": len(lengths),
+        "settings": SETTINGS,
+        "model": {"dir": str(model), "layers": config.num_hidden_layers, "hidden": config.hidden_size},
+        "cpu_threads": os.cpu_count(),
+        "engines": {},
+    }
+    base = runs.get("reference")
+    for engine, run in runs.items():
+        entry = {
+            "seconds": round(run["seconds"], 2),
+            "docs_per_s": round(len(docs) / run["seconds"], 3),
+            "windows_per_s": round(len(lengths) / run["seconds"], 2),
+            "gflops_per_s": round(total_flops / run["seconds"] / 1e9, 1),
+            "peak_rss_mb": round(run["peak_rss_mb"], 1),
+            **score(docs, run["answers"]),
+        }
+        if "stats" in run:
+            entry["padding_overhead"] = round(run["stats"]["padded_tokens"] / max(run["stats"]["tokens"], 1) - 1, 4)
+        if base and engine != "reference":
+            entry["speedup_vs_reference"] = round(base["seconds"] / run["seconds"], 2)
+            entry["agreement_with_reference"] = agreement(run["answers"], base["answers"])
+        report["engines"][engine] = entry
+    if "fp32" in runs and "bf16" in runs:
+        report["bf16_vs_fp32"] = {
+            "top1_same_span": agreement(runs["bf16"]["answers"], runs["fp32"]["answers"])["top1_same_span"],
+            "f1_change": round(report["engines"]["bf16"]["f1"] - report["engines"]["fp32"]["f1"], 2),
+        }
+    out_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
