@@ -71,7 +71,9 @@ def worker(args) -> None:
     qa("Warm-up?", docs[0]["context"][:2000], **SETTINGS)
     qa.runtime.stats.update(windows=0, tokens=0, padded_tokens=0, batches=0)
     start = time.perf_counter()
-    answers = dict(qa.stream(((d["id"], d["question"], d["context"]) for d in docs), chunk_size=64, **SETTINGS))
+    answers = dict(
+        qa.stream(((d["id"], d["question"], d["context"]) for d in docs), chunk_size=64, **SETTINGS)
+    )
     seconds = time.perf_counter() - start
     config = qa.model.module.config
     result = {
@@ -122,10 +124,14 @@ def agreement(ours: dict, ref: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model", help="QA model directory (default: the embedded default, saved to bench/out)")
+    parser.add_argument(
+        "--model", help="QA model directory (default: the embedded default, saved to bench/out)"
+    )
     parser.add_argument("--out", default=str(BENCH / "out" / "qa_inference.json"))
     parser.add_argument("--engines", default="reference,fp32,bf16")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -207,7 +213,9 @@ def main() -> None:
             **score(docs, run["answers"]),
         }
         if "stats" in run:
-            entry["padding_overhead"] = round(run["stats"]["padded_tokens"] / max(run["stats"]["tokens"], 1) - 1, 4)
+            entry["padding_overhead"] = round(
+                run["stats"]["padded_tokens"] / max(run["stats"]["tokens"], 1) - 1, 4
+            )
         if base and engine != "reference":
             entry["speedup_vs_reference"] = round(base["seconds"] / run["seconds"], 2)
             entry["agreement_with_reference"] = agreement(run["answers"], base["answers"])

@@ -28,10 +28,17 @@ def reference():
 
 def examples(n_short: int, n_long: int) -> list[dict]:
     data = load_qa_file(DATA / "squad-v1.1-dev.json").examples
-    short = [{"id": e.id, "question": e.question, "context": e.context} for e in data[:: len(data) // n_short][:n_short]]
+    short = [
+        {"id": e.id, "question": e.question, "context": e.context}
+        for e in data[:: len(data) // n_short][:n_short]
+    ]
     contexts = sorted({e.context for e in data})
     long = [
-        {"id": f"long{i}", "question": data[i * 37].question, "context": "\n\n".join(contexts[i * 7 : i * 7 + 9])}
+        {
+            "id": f"long{i}",
+            "question": data[i * 37].question,
+            "context": "\n\n".join(contexts[i * 7 : i * 7 + 9]),
+        }
         for i in range(n_long)
     ]
     return short + long
@@ -42,7 +49,9 @@ def test_same_answers_and_scores_as_the_reference_pipeline(reference, tiny_qa_di
     ref = reference(tiny_qa_dir, inputs, top_k=1, max_answer_len=15, doc_stride=128, max_seq_len=384,
                     handle_impossible_answer=False, align_to_words=False, batch_size=1)["answers"]  # fmt: skip
     qa = QuestionAnswerer(str(tiny_qa_dir))
-    ours = qa.answer_many([x["question"] for x in inputs], [x["context"] for x in inputs], top_k=1, max_answer_len=15)
+    ours = qa.answer_many(
+        [x["question"] for x in inputs], [x["context"] for x in inputs], top_k=1, max_answer_len=15
+    )
     same = 0
     for x, answers in zip(inputs, ours, strict=True):
         mine, theirs = answers[0], ref[x["id"]][0]
