@@ -1,0 +1,99 @@
+"""Ship a fine-tuned model as what training changed: small deltas over base weights that a package provides.
+
+A fine-tuned matrix W is stored as W - W_base quantised per row to signed integers with one float16 scale
+per row; vectors (biases, LayerNorm), new tensors (the task head) and anything small are stored whole in
+float16 or float32. Merging adds the dequantised delta back to the base tensor.
+
+    delta = W - W_base                 # [rows, cols], small numbers
+    scale = max|delta[row]| / 127      # one per row (bits=8)
+    q = round(delta / scale)           # int8 in [-127, 127]
+    W' = W_base + q * scale            # |W' - W| <= scale / 2 per element
+
+Sizes: an int8 delta costs one byte per weight; `bits=4` packs two weights per byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SUFFIX_Q, SUFFIX_SCALE, SUFFIX_FULL = ".dq", ".dscale", ".full"
+
+
+def compress(
+    base: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor], bits: int = 8, min_numel: int = 4096
+) -> dict[str, torch.Tensor]:
+    """Delta tensors that turn `base` into (approximately) `tuned`.
+
+    Args:
+        base: the base model's state dict.
+        tuned: the fine-tuned state dict (same names for shared tensors; new ones such as a task head).
+        bits: 8 or 4, the integer width of quantised matrix deltas.
+        min_numel: tensors smaller than this are stored whole (float32).
+    Unchanged tensors are left out.
+    """
+    if bits not in (4, 8):
+        raise ValueError(f"bits must be 4 or 8, got {bits}")
+    levels = 2 ** (bits - 1) - 1
+    out: dict[str, torch.Tensor] = {}
+    for name, weight in tuned.items():
+        weight = weight.detach().float()
+        ref = base.get(name)
+        if ref is None or ref.shape != weight.shape or weight.ndim != 2 or weight.numel() < min_numel:
+            if ref is None or not torch.equal(ref.float(), weight):
+                out[name + SUFFIX_FULL] = weight.contiguous()
+            continue
+        delta = weight - ref.float()
+        if not delta.any():
+            continue
+        scale = (delta.abs().amax(dim=1, keepdim=True) / levels).clamp_min(1e-12).half().float()
+        q = torch.round(delta / scale).clamp(-levels, levels).to(torch.int8)
+        out[name + SUFFIX_Q] = pack4(q) if bits == 4 else q
+        out[name + SUFFIX_SCALE] = scale.half()
+    return out
+
+
+def apply(base: dict[str, torch.Tensor], delta: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The merged state dict: base tensors plus deltas (new tensors taken whole)."""
+    merged = dict(base)
+    for key, value in delta.items():
+        if key.endswith(SUFFIX_FULL):
+            merged[key.removesuffix(SUFFIX_FULL)] = value.float()
+        elif key.endswith(SUFFIX_Q):
+            name = key.removesuffix(SUFFIX_Q)
+            ref = base[name].float()
+            q = unpack4(value, ref.shape[1]) if value.dtype == torch.uint8 else value
+            merged[name] = ref + q.float() * delta[name + SUFFIX_SCALE].float()
+    return merged
+
+
+def pack4(q: torch.Tensor) -> torch.Tensor:
+    """Pack int8 values in [-7, 7] two per byte (uint8), row by row; odd widths get one pad nibble."""
+    rows, cols = q.shape
+    u = (q.to(torch.int16) + 8).to(torch.uint8)
+    if cols % 2:
+        u = torch.cat([u, torch.full((rows, 1), 8, dtype=torch.uint8)], dim=1)
+    return (u[:, 0::2] << 4) | u[:, 1::2]
+
+
+def unpack4(packed: torch.Tensor, cols: int) -> torch.Tensor:
+    """Inverse of `pack4`."""
+    high, low = (packed >> 4).to(torch.int16) - 8, (packed & 15).to(torch.int16) - 8
+    return torch.stack([high, low], dim=2).reshape(packed.shape[0], -1)[:, :cols].to(torch.int8)
+
+
+def sha256(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def max_error(tuned: dict[str, torch.Tensor], merged: dict[str, torch.Tensor]) -> float:
+    """Largest absolute weight difference after a round trip (for reports and tests)."""
+    return max(float(np.abs((merged[k].float() - v.float()).numpy()).max()) for k, v in tuned.items())
