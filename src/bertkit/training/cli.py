@@ -1,0 +1,323 @@
+"""`bertkit train qa`, `bertkit evaluate qa`, `bertkit data check`: typer sub-apps over the training package.
+
+As in the rest of the CLI, stdout carries results only (a table, or pure JSON with --json); progress, notes
+and errors go to stderr, and problems are `BertkitError`s that `bertkit.cli.main` prints as one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..errors import DataError, InputError
+
+train_app = typer.Typer(help="Fine-tune a model.", no_args_is_help=True, add_completion=False)
+evaluate_app = typer.Typer(help="Score a model or its predictions on gold data.", no_args_is_help=True)
+data_app = typer.Typer(help="Check data files against a tokenizer.", no_args_is_help=True)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print pure JSON on stdout.")]
+MaxLengthOpt = Annotated[int, typer.Option(help="Tokens per window (special tokens included).")]
+StrideOpt = Annotated[int, typer.Option(help="Tokens shared by consecutive windows.")]
+MetricOpt = Annotated[
+    str | None,
+    typer.Option(help="squad, squad_v2 or korquad (default: from the data file's version)."),
+]
+
+
+@train_app.callback()
+def train_group() -> None:
+    """Fine-tune a model."""
+
+
+@evaluate_app.callback()
+def evaluate_group() -> None:
+    """Score a model or its predictions on gold data."""
+
+
+@data_app.callback()
+def data_group() -> None:
+    """Check data files against a tokenizer."""
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+def load_data(path: Path):
+    """`load_qa_file`, with its warning about skipped examples shown as one note on stderr."""
+    from .data import load_qa_file
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = load_qa_file(path)
+    for warning in caught:
+        err.print(f"note: {warning.message}", markup=False, style="yellow")
+    if not dataset.examples:
+        raise DataError(f"{path}: no usable examples")
+    return dataset
+
+
+def load_model(name: str | None, show_notes: bool = True):
+    from ..loading import load
+
+    model = load(name, task="qa")
+    for note in model.notes if show_notes else []:
+        err.print(f"note: {note}", markup=False, style="yellow")
+    return model
+
+
+@train_app.command("qa")
+def train_qa(
+    train: Annotated[
+        list[Path],
+        typer.Option("--train", help="Training file (SQuAD/KorQuAD JSON or JSONL); repeat for more."),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the model and checkpoints.")],
+    eval_file: Annotated[Path | None, typer.Option("--eval", help="Evaluated after each epoch.")] = None,
+    base: Annotated[
+        str | None, typer.Option("--base", help="Model to start from (default: the embedded MiniLM).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 2,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 5e-5,
+    batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 16,
+    grad_accum: Annotated[int, typer.Option(help="Forward passes per optimizer step.")] = 1,
+    warmup_ratio: Annotated[float, typer.Option(help="Fraction of steps to warm up over.")] = 0.1,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
+    max_length: MaxLengthOpt = 384,
+    stride: StrideOpt = 128,
+    answerless_ratio: Annotated[
+        float, typer.Option(help="Fraction of windows without the answer to keep.")
+    ] = 1.0,
+    bf16: Annotated[bool, typer.Option("--bf16/--no-bf16", help="bfloat16 autocast.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, data order and sampling.")] = 0,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop after this many optimizer steps (resumable).")
+    ] = None,
+    save_every_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (0: per epoch).")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fine-tune a model for extractive QA; the best epoch by dev F1 is written to --output."""
+    import torch
+
+    from .loop import TrainConfig
+    from .loop import train as run_training
+
+    config = TrainConfig(
+        output_dir=str(output),
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        warmup_ratio=warmup_ratio,
+        weight_decay=weight_decay,
+        max_length=max_length,
+        stride=stride,
+        answerless_ratio=answerless_ratio,
+        bf16=bf16,
+        seed=seed,
+        max_steps=max_steps,
+        save_every_steps=save_every_steps,
+    )
+    config.check()
+    examples = [example for path in train for example in load_data(path).examples]
+    eval_data = load_data(eval_file) if eval_file is not None else None
+    torch.manual_seed(seed)  # a new QA head is initialised from the torch RNG
+    base_model = load_model(base, show_notes=False)  # an untrained QA head is what training starts from
+    result = run_training(base_model, examples, config, eval_data, resume=resume)
+    summary = {
+        "output": result.output_dir,
+        "steps": result.global_step,
+        "completed": result.completed,
+        "windows": result.windows,
+        "examples_per_second": result.examples_per_second,
+        "history": result.history,
+        "best": result.best,
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    if result.history:
+        table = Table(title="evaluation after each epoch")
+        for column in ("epoch", "step", "exact match", "F1"):
+            table.add_column(column, justify="right")
+        for entry in result.history:
+            best = " *" if entry == result.best else ""
+            table.add_row(
+                str(entry["epoch"]),
+                str(entry["step"]),
+                f"{entry['exact_match']:.2f}",
+                f"{entry['f1']:.2f}{best}",
+            )
+        out.print(table)
+    state = "finished" if result.completed else f"stopped at step {result.global_step} (--resume continues)"
+    out.print(f"{state}; model written to {result.output_dir}", markup=False)
+
+
+@evaluate_app.command("qa")
+def evaluate_qa(
+    data: Annotated[Path, typer.Option("--data", help="Gold data (SQuAD/KorQuAD/TyDi JSON or JSONL).")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model to run ('default' for the embedded one).")
+    ] = None,
+    predictions: Annotated[
+        Path | None, typer.Option("--predictions", help="Predictions {id: answer} JSON, or qa-batch JSONL.")
+    ] = None,
+    metric: MetricOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the model's predictions {id: answer} here.")
+    ] = None,
+    max_length: MaxLengthOpt = 384,
+    stride: StrideOpt = 128,
+    dtype: Annotated[str, typer.Option(help="fp32, or bf16.")] = "fp32",
+    as_json: JsonOpt = False,
+) -> None:
+    """Exact match and F1 of a model (run here) or of a predictions file, with the official metric."""
+    from .loop import evaluate
+    from .metrics import METRICS, Metric, evaluate_predictions
+
+    if (model is None) == (predictions is None):
+        raise InputError("give exactly one of --model and --predictions")
+    if output is not None and model is None:
+        raise InputError("--output writes a model's predictions: it needs --model")
+    if metric is not None and metric not in METRICS:
+        raise InputError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
+    dataset = load_data(data)
+    metric = metric or dataset.default_metric
+    if model is not None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        loaded = load_model(model)
+        columns = (TextColumn("answering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("evaluate", total=len(dataset.examples))
+            scores, predicted = evaluate(
+                loaded, dataset, metric, max_length, stride, dtype, lambda n: progress.advance(task, n)
+            )
+        if output is not None:
+            write_json(output, predicted)
+    else:
+        assert predictions is not None
+        golds = dataset.gold_answers()
+        scores = evaluate_predictions(golds, read_predictions(predictions), cast(Metric, metric))
+    if as_json:
+        emit_json(scores)
+        return
+    table = Table(title=f"{data.name} ({metric})")
+    table.add_column("")
+    table.add_column("exact match", justify="right")
+    table.add_column("F1", justify="right")
+    table.add_column("questions", justify="right")
+    for prefix, label in (("", "all"), ("HasAns_", "has answer"), ("NoAns_", "no answer")):
+        if f"{prefix}f1" in scores:
+            em, f1, n = scores[f"{prefix}exact_match"], scores[f"{prefix}f1"], scores[f"{prefix}n"]
+            table.add_row(label, f"{em:.2f}", f"{f1:.2f}", str(n))
+    out.print(table)
+    if scores.get("missing"):
+        err.print(f"note: {scores['missing']} questions have no prediction and score 0", style="yellow")
+
+
+def read_predictions(path: Path) -> dict[str, str]:
+    """`{id: answer}` from the official JSON format, or from `bertkit qa-batch` JSONL (its first answer)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as e:
+        raise DataError(f"{path}: cannot read it ({e.strerror or type(e).__name__})") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if isinstance(value, dict):
+        return value
+    predictions = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            answers = record["answers"]
+            predictions[str(record["id"])] = answers[0]["answer"] if answers else ""
+        except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+            raise DataError(
+                f"{path}: line {number} is not a qa-batch record {{id, answers: [{{answer, ...}}]}}; "
+                "predictions must be a JSON object {id: answer} or qa-batch JSONL"
+            ) from None
+    return predictions
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write JSON through a temporary file and `os.replace`: the file is whole or absent."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            json.dump(value, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise InputError(f"cannot write {path}: {e.strerror or type(e).__name__}") from None
+
+
+@data_app.command("check")
+def data_check(
+    file: Annotated[Path, typer.Argument(help="QA data (SQuAD/KorQuAD/TyDi JSON or JSONL).")],
+    tokenizer: Annotated[str, typer.Option("--tokenizer", "-t", help="Tokenizer directory (or model).")],
+    max_length: MaxLengthOpt = 384,
+    stride: StrideOpt = 128,
+    show: Annotated[int, typer.Option(help="Differing answers to list (the table view).")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Round-trip every gold answer through windows, labels and the decoder, and list what differs."""
+    from ..loading import load_tokenizer
+    from .features import roundtrip_check
+
+    dataset = load_data(file)
+    result = roundtrip_check(
+        load_tokenizer(tokenizer), dataset.examples, max_length, stride, metric=dataset.default_metric
+    )
+    summary = {"file": str(file), "tokenizer": tokenizer, "metric": dataset.default_metric}
+    summary.update(result)
+    if as_json:
+        emit_json(summary)
+        return
+    table = Table(title=Text(f"{file.name} with {tokenizer}"))
+    table.add_column("answers")
+    table.add_column("total", justify="right")
+    table.add_column("exact", justify="right")
+    table.add_column("%", justify="right")
+    rows = [("all", result["total"], result["exact"])]
+    rows.append(("on token boundaries", result["token_boundary_total"], result["token_boundary_exact"]))
+    for label, total, exact in rows:
+        table.add_row(label, str(total), str(exact), f"{100 * exact / total:.2f}" if total else "-")
+    out.print(table)
+    if "metric_exact" in result:
+        equal = (
+            f"equal under the {dataset.default_metric} metric: {result['metric_exact']} of {result['total']}"
+        )
+        out.print(equal, markup=False)
+    differ = result["differ"]
+    if differ and show > 0:
+        cases = Table(
+            title=f"{len(differ)} answers differ" + (f" (first {show})" if len(differ) > show else "")
+        )
+        for column in ("id", "gold", "decoded", "reason"):
+            cases.add_column(column)
+        for case in differ[:show]:
+            cases.add_row(
+                Text(case["id"]), Text(case["gold"]), Text(case["got"] or "-"), Text(case["reason"])
+            )
+        out.print(cases)
