@@ -183,6 +183,19 @@ def qa_batch(
     err.print(f"wrote {counts['answered'] + counts['resumed']} answers to {output_path}{resumed}")
 
 
+def register_subcommands() -> None:
+    from .training.cli import data_app, evaluate_app, train_app
+
+    app.add_typer(train_app, name="train", help="Fine-tune models (bertkit train qa ...).")
+    app.add_typer(
+        evaluate_app, name="evaluate", help="Score models or predictions (bertkit evaluate qa ...)."
+    )
+    app.add_typer(data_app, name="data", help="Check datasets (bertkit data check ...).")
+
+
+register_subcommands()
+
+
 def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")

@@ -59,7 +59,9 @@ def inspect(
         require_text(pair, "pair")
     kwargs: dict[str, Any] = {}
     if max_length is not None:
-        check_window(tokenizer, max_length, stride, text if pair is not None else None)
+        check_window(
+            tokenizer, max_length, stride, token_count(tokenizer, [text])[0] if pair is not None else None
+        )
         kwargs = dict(
             truncation="only_second" if pair is not None else True,
             max_length=max_length,
@@ -94,13 +96,18 @@ def require_text(value: Any, what: str) -> str:
     return value
 
 
-def check_window(tokenizer: Any, max_length: int, stride: int, first: str | None = None) -> None:
+def token_count(tokenizer: Any, texts: list[str]) -> list[int]:
+    """Tokens of each text without special tokens (never truncated)."""
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]]
+
+
+def check_window(tokenizer: Any, max_length: int, stride: int, first_tokens: int | None = None) -> None:
     """Validate window settings before the tokenizer sees them (it panics on some of them).
 
     Args:
         max_length: tokens per window, special tokens included.
         stride: tokens shared by consecutive windows.
-        first: the text that is never cut (the question), if any.
+        first_tokens: length in tokens of the text that is never cut (the question), if any.
     """
     if not isinstance(max_length, int) or max_length < 2:
         raise InputError(f"max_length must be an integer >= 2, got {max_length!r}")
@@ -111,11 +118,11 @@ def check_window(tokenizer: Any, max_length: int, stride: int, first: str | None
     limit = getattr(tokenizer, "model_max_length", None)
     if isinstance(limit, int) and limit < 100_000 and max_length > limit:
         raise InputError(f"max_length {max_length} exceeds the model's limit of {limit} tokens")
-    if first is None:
+    if first_tokens is None:
         room = max_length - tokenizer.num_special_tokens_to_add(pair=False)
         what = "text"
     else:
-        used = len(tokenizer.backend_tokenizer.encode(first, add_special_tokens=False).ids)
+        used = first_tokens
         room = max_length - used - tokenizer.num_special_tokens_to_add(pair=True)
         if room < 1:
             raise InputError(
@@ -165,7 +172,8 @@ def qa_windows(
     for question, context in zip(questions, contexts, strict=True):
         require_text(question, "question")
         require_text(context, "context")
-        check_window(tokenizer, max_length, stride, question)
+    if questions:  # the longest question leaves the least room for the context
+        check_window(tokenizer, max_length, stride, max(token_count(tokenizer, questions)))
     question_first = tokenizer.padding_side == "right"
     firsts, seconds = (questions, contexts) if question_first else (contexts, questions)
     batch = tokenizer(

@@ -101,6 +101,9 @@ def train_qa(
         float, typer.Option(help="Fraction of windows without the answer to keep.")
     ] = 1.0,
     bf16: Annotated[bool, typer.Option("--bf16/--no-bf16", help="bfloat16 autocast.")] = False,
+    freeze_embeddings: Annotated[
+        bool, typer.Option(help="Keep the word embeddings frozen (smaller deltas to ship).")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, data order and sampling.")] = 0,
     max_steps: Annotated[
         int | None, typer.Option(help="Stop after this many optimizer steps (resumable).")
@@ -127,6 +130,7 @@ def train_qa(
         stride=stride,
         answerless_ratio=answerless_ratio,
         bf16=bf16,
+        freeze_embeddings=freeze_embeddings,
         seed=seed,
         max_steps=max_steps,
         save_every_steps=save_every_steps,

@@ -67,6 +67,8 @@ class TrainConfig:
             spans all epochs, so `resume=True` later continues the same run.
         save_every_steps: also checkpoint every this many optimizer steps (0 = at epoch ends only).
         group_by_length: batch windows of similar length together (less padding).
+        freeze_embeddings: keep the word embeddings as they are (a fine-tuned model then differs from
+            its base only in the encoder and head, which keeps a shipped delta small).
         pad_to_max_length: pad every batch to max_length instead of to its longest window (slower; for
             comparisons).
     """
@@ -89,6 +91,7 @@ class TrainConfig:
     save_every_steps: int = 0
     group_by_length: bool = True
     pad_to_max_length: bool = False
+    freeze_embeddings: bool = False
 
     def check(self) -> None:
         """Raise `InputError` for settings that cannot work."""
@@ -505,6 +508,8 @@ def train(
     batches_per_epoch = math.ceil(len(features) / config.batch_size)
     steps_per_epoch = math.ceil(batches_per_epoch / config.grad_accum)
     total_steps = steps_per_epoch * config.epochs
+    if config.freeze_embeddings:
+        module.get_input_embeddings().weight.requires_grad_(False)
     optimizer = make_optimizer(module, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, linear_schedule(int(config.warmup_ratio * total_steps), total_steps)
