@@ -571,6 +571,12 @@ def train(
                 seen += sum(len(rows) for rows in group)
                 state["global_step"] += 1
                 bar.update(task, advance=1, loss=loss, rate=seen / busy, epoch=epoch + 1)
+                if progress and not bar.console.is_terminal and state["global_step"] % 25 == 0:
+                    # Logs (nohup, CI) get a plain line now and then instead of a bar they cannot show.
+                    bar.console.print(
+                        f"epoch {epoch + 1} step {step_in_epoch + 1}/{steps_per_epoch} loss {loss:.4f} "
+                        f"{seen / busy:.1f} ex/s"
+                    )
                 done = step_in_epoch + 1
                 inside = done < steps_per_epoch  # at the epoch's end, the checkpoint follows the evaluation
                 if inside and state["global_step"] >= stop_at:

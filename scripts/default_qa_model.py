@@ -1,0 +1,93 @@
+"""The recipe of bertkit's embedded default QA model: all-MiniLM-L6-v2 fine-tuned on the offline English data.
+
+    python scripts/default_qa_model.py train   [--output runs/default-qa] [--resume]   # CPU, ~1 h per 3 epochs
+    python scripts/default_qa_model.py evaluate [--model DIR]                          # EM/F1 on both dev sets
+
+Training data: squad-v1.1-train (minus 3 held-out articles) + tydiqa-goldp-en-train. Model selection uses
+only the held-out SQuAD articles; the dev files are read by `evaluate` alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("BERTKIT_DATA", ROOT.parent / "shared" / "data"))
+HELD_OUT_ARTICLES = 3
+
+RECIPE = dict(
+    epochs=3,
+    lr=1e-4,
+    batch_size=32,
+    grad_accum=1,
+    warmup_ratio=0.1,
+    weight_decay=0.01,
+    max_length=384,
+    stride=128,
+    answerless_ratio=1.0,
+    bf16=True,
+    freeze_embeddings=True,
+    seed=0,
+    save_every_steps=50,
+)
+
+
+def training_data():
+    """(train examples, held-out dataset): SQuAD split by article, TyDi English all for training."""
+    from bertkit.training.data import QADataset, load_qa_file
+
+    squad = load_qa_file(DATA / "squad-v1.1-train.json")
+    titles = list(dict.fromkeys(e.title for e in squad.examples))
+    held = set(titles[-HELD_OUT_ARTICLES:])
+    train = [e for e in squad.examples if e.title not in held]
+    holdout = QADataset([e for e in squad.examples if e.title in held], version="1.1", path="squad-train held-out")
+    train += load_qa_file(DATA / "tydiqa" / "tydiqa-goldp-en-train.json").examples
+    return train, holdout
+
+
+def train(args) -> None:
+    from bertkit.loading import load
+    from bertkit.training.loop import TrainConfig, train
+
+    examples, holdout = training_data()
+    print(f"{len(examples)} training questions, {len(holdout)} held out", file=sys.stderr)
+    config = TrainConfig(output_dir=args.output, **RECIPE)
+    result = train(load(None, "qa"), examples, config, eval_data=holdout, resume=args.resume)
+    print(json.dumps({"best": result.best, "history": result.history}, default=str))
+
+
+def evaluate(args) -> None:
+    from bertkit.loading import load
+    from bertkit.training.data import load_qa_file
+    from bertkit.training.loop import evaluate
+
+    model = load(args.model, "qa")
+    report = {}
+    for name in ("squad-v1.1-dev.json", "tydiqa/tydiqa-goldp-en-dev.json"):
+        scores, _ = evaluate(model, load_qa_file(DATA / name), dtype=args.dtype)
+        report[name] = {k: scores[k] for k in ("exact_match", "f1", "n")}
+    print(json.dumps(report, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train")
+    p.add_argument("--output", default=str(ROOT / "runs" / "default-qa"))
+    p.add_argument("--resume", action="store_true")
+    p = sub.add_parser("evaluate")
+    p.add_argument("--model", default=None)
+    p.add_argument("--dtype", default="fp32")
+    args = parser.parse_args()
+    {"train": train, "evaluate": evaluate}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
