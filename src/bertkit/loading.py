@@ -119,8 +119,18 @@ def resolve_local(name: str) -> str | None:
 
 def _load_default(task: str) -> Model:
     import torch
+    import transformers
 
-    # The QA head is not trained yet: initialise it from a fixed seed so answers are at least reproducible.
+    from .default_models import load_shipped, shipped
+
+    folder = shipped(f"default-{task}")
+    if folder is not None:
+        with _translate_errors(DEFAULT, str(folder)):
+            tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir())
+            module = load_shipped(folder, minilm_dir(), getattr(transformers, TASK_AUTO_CLASSES[task]))
+        return Model(tokenizer=tokenizer, module=module, name=DEFAULT, source="default")
+
+    # No trained head is shipped for this task: initialise it from a fixed seed so answers are reproducible.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = _from_pretrained(str(minilm_dir()), task, shown=DEFAULT)
@@ -187,3 +197,20 @@ def _translate_errors(shown: str, path: str):
         raise ModelLoadError(
             f"cannot load model from {shown}: corrupt or incomplete files ({text[:200]})"
         ) from e
+
+
+def export_model(model: Model, output: str | Path) -> Path:
+    """Save tokenizer + model (safetensors) to a new directory, atomically (written aside, then renamed)."""
+    import shutil
+
+    output = Path(output)
+    if output.exists() and any(output.iterdir()):
+        raise ModelLoadError(f"{output} already exists and is not empty")
+    staging = output.with_name(output.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.module.save_pretrained(staging, safe_serialization=True)
+    model.tokenizer.save_pretrained(staging)
+    if output.exists():
+        output.rmdir()
+    os.replace(staging, output)
+    return output

