@@ -23,7 +23,7 @@ run: install
 	$(BIN)/bertkit tokenize "Where does John live?" --pair "John lives in New York City."
 
 test: install
-	$(BIN)/python -m pytest -x -q tests
+	$(BIN)/python -m pytest -x -q
 
 lint: install
 	$(BIN)/ruff format --check src tests bench

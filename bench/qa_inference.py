@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import resource
 import subprocess
 import sys
@@ -30,29 +29,14 @@ SETTINGS = dict(top_k=1, max_answer_len=15, max_length=384, stride=128)
 
 
 def build_documents(n: int, seed: int) -> list[dict]:
-    """n long documents, each one squad-v1.1-dev question with its paragraph among others."""
-    from bertkit.training.data import load_qa_file
+    """n long documents, each one squad-v1.1-dev question with its paragraph buried among others."""
+    from bertkit.training.data import buried, load_qa_file
 
-    examples = load_qa_file(DATA / "squad-v1.1-dev.json").examples
-    paragraphs = sorted({e.context for e in examples})
-    rng = random.Random(seed)
-    docs = []
-    for i in range(n):
-        example = rng.choice(examples)
-        target = rng.randint(100, 3000)
-        others = [p for p in rng.sample(paragraphs, len(paragraphs)) if p != example.context]
-        parts, words = [example.context], len(example.context.split())
-        while words < target and others:
-            p = others.pop()
-            parts.append(p)
-            words += len(p.split())
-        rng.shuffle(parts)
-        shift = sum(len(p) + 2 for p in parts[: parts.index(example.context)])
-        context = "\n\n".join(parts)
-        gold = [a.text for a in example.answers]
-        assert all(context[a.start + shift : a.end + shift] == a.text for a in example.answers)
-        docs.append({"id": f"doc{i}", "question": example.question, "context": context, "gold": gold})
-    return docs
+    long = buried(load_qa_file(DATA / "squad-v1.1-dev.json"), words=(100, 3000), limit=n, seed=seed)
+    return [
+        {"id": e.id, "question": e.question, "context": e.context, "gold": [a.text for a in e.answers]}
+        for e in long.examples
+    ]
 
 
 def flops_per_window(config, length: int) -> float:

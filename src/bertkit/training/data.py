@@ -25,7 +25,9 @@ Every ``DataError`` is one line naming the file, where in it, and the example id
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import random
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -168,6 +170,52 @@ def load_qa_file(path: str | Path, *, strict: bool = False) -> QADataset:
     else:
         builder.add_squad_articles(articles)
     return builder.finish(version=version)
+
+
+def buried(
+    dataset: QADataset,
+    *,
+    others: int | None = None,
+    words: tuple[int, int] | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+) -> QADataset:
+    """Long-context versions of a dataset's questions: each context buried among other contexts.
+
+    Each question's own paragraph is placed at a random position among `others` other paragraphs of the
+    dataset (or as many as needed to reach a random length in `words`), joined by blank lines; the gold
+    answers move with it. It measures whether long documents cost accuracy.
+
+    >>> ds = QADataset([QAExample("q", "Who?", "Ann came.", (Answer("Ann", 0),)),
+    ...                 QAExample("r", "What?", "Rain fell.", (Answer("Rain", 0),))])
+    >>> long = buried(ds, others=1, seed=1)
+    >>> [(e.context, e.answers[0].start) for e in long.examples][0]
+    ('Rain fell.\\n\\nAnn came.', 12)
+    """
+    if (others is None) == (words is None):
+        raise ValueError("give exactly one of others and words")
+    rng = random.Random(seed)
+    paragraphs = list(dict.fromkeys(e.context for e in dataset.examples))
+    chosen = (
+        dataset.examples if limit is None else rng.sample(dataset.examples, min(limit, len(dataset.examples)))
+    )
+    out = []
+    for example in chosen:
+        pool = [p for p in rng.sample(paragraphs, len(paragraphs)) if p != example.context]
+        if others is not None:
+            parts = pool[:others]
+        else:
+            target, parts, count = rng.randint(*words), [], len(example.context.split())
+            while count < target and pool:
+                parts.append(pool.pop())
+                count += len(parts[-1].split())
+        where = rng.randint(0, len(parts))
+        parts.insert(where, example.context)
+        shift = sum(len(p) + 2 for p in parts[:where])
+        answers = tuple(Answer(a.text, a.start + shift) for a in example.answers)
+        context = "\n\n".join(parts)
+        out.append(dataclasses.replace(example, context=context, answers=answers))
+    return QADataset(out, version=dataset.version, path=f"{dataset.path} (buried)")
 
 
 def load_hub_dataset(name: str, split: str, *, strict: bool = False) -> QADataset:
