@@ -108,9 +108,10 @@ class Runtime:
                     )
                     for name, values in inputs.items()
                 }
-                tensors["attention_mask"] = torch.from_numpy(
-                    pad([np.ones(lengths[i], np.int64) for i in batch], width, 0)
-                )
+                if any(lengths[i] < width for i in batch):  # without padding, no mask: SDPA takes its fast path
+                    tensors["attention_mask"] = torch.from_numpy(
+                        pad([np.ones(lengths[i], np.int64) for i in batch], width, 0)
+                    )
                 out = self.module(**tensors)
                 self.stats["windows"] += len(batch)
                 self.stats["tokens"] += sum(lengths[i] for i in batch)
