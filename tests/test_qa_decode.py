@@ -141,3 +141,17 @@ def test_probabilities_are_per_window_distributions(tok_uncased):
     logits = [np.random.default_rng(1).normal(size=len(ids)) for ids in windows.input_ids]
     p = window_probabilities(logits, windows.context_mask, windows.cls_index)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_explain_describes_every_window(tiny_qa):
+    context = "Paris is the capital of France. " * 60
+    out = tiny_qa.explain("What is the capital?", context, top_k=2, max_length=64, stride=16)
+    assert len(out["answers"]) == 2
+    assert len(out["windows"]) > 3
+    for w in out["windows"]:
+        assert len(w["tokens"]) == len(w["segments"]) == len(w["p_start"]) == len(w["offsets"])
+        assert w["segments"][0] == "special" and "question" in w["segments"] and "context" in w["segments"]
+        assert abs(sum(w["p_start"]) - 1) < 1e-6
+        assert all(p < 1e-3 for p, seg in zip(w["p_start"], w["segments"]) if seg == "question")
+    best = out["answers"][0]
+    assert best == tiny_qa("What is the capital?", context, top_k=2, max_length=64, stride=16)[0].to_dict()

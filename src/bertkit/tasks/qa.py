@@ -206,6 +206,22 @@ class QuestionAnswerer:
             raise InputError(f"got {len(questions)} questions but {len(contexts)} contexts")
         if not questions:
             return []
+        windows, start_logits, end_logits = self.logits(questions, contexts, max_length, stride)
+        return decode_answers(
+            start_logits,
+            end_logits,
+            windows,
+            contexts,
+            top_k=top_k,
+            max_answer_len=max_answer_len,
+            handle_impossible_answer=handle_impossible_answer,
+            null_threshold=null_threshold,
+        )
+
+    def logits(
+        self, questions: list[str], contexts: list[str], max_length: int | None = None, stride: int = 128
+    ) -> tuple[QAWindows, list[np.ndarray], list[np.ndarray]]:
+        """Encode and run: the windows of all documents with their start and end logits."""
         max_length = max_length or self.default_max_length
         positions = self.model.module.config.max_position_embeddings
         if max_length > positions:
@@ -217,16 +233,38 @@ class QuestionAnswerer:
             inputs["token_type_ids"] = windows.token_type_ids
         out = self.runtime.forward(inputs, outputs=("start_logits", "end_logits"))
         self.windows_seen += len(windows)
-        return decode_answers(
-            out["start_logits"],
-            out["end_logits"],
-            windows,
-            contexts,
-            top_k=top_k,
-            max_answer_len=max_answer_len,
-            handle_impossible_answer=handle_impossible_answer,
-            null_threshold=null_threshold,
-        )
+        return windows, out["start_logits"], out["end_logits"]
+
+    def explain(self, question: str, context: str, **settings: Any) -> dict[str, Any]:
+        """Answers plus what the model saw: per window, tokens, segments and start/end probabilities.
+
+        Returns `{"answers": [...], "windows": [{"tokens", "segments", "offsets", "p_start", "p_end"}]}`;
+        segments are "question", "context" or "special". Pictures (start/end bars, token segments with the
+        answer outlined) are drawn from this.
+        """
+        max_length, stride = settings.pop("max_length", None), settings.pop("stride", 128)
+        windows, start_logits, end_logits = self.logits([question], [context], max_length, stride)
+        answers = decode_answers(start_logits, end_logits, windows, [context], **settings)[0]
+        p_start = window_probabilities(start_logits, windows.context_mask, windows.cls_index)
+        p_end = window_probabilities(end_logits, windows.context_mask, windows.cls_index)
+        tokenizer = self.model.tokenizer
+        special = set(tokenizer.all_special_ids)
+        described = []
+        for w, ids in enumerate(windows.input_ids):
+            segments = [
+                "special" if int(i) in special else ("context" if in_context else "question")
+                for i, in_context in zip(ids, windows.context_mask[w], strict=True)
+            ]
+            described.append(
+                {
+                    "tokens": tokenizer.convert_ids_to_tokens(ids.tolist()),
+                    "segments": segments,
+                    "offsets": windows.offsets[w].tolist(),
+                    "p_start": p_start[w, : len(ids)].tolist(),
+                    "p_end": p_end[w, : len(ids)].tolist(),
+                }
+            )
+        return {"answers": [a.to_dict() for a in answers], "windows": described}
 
     def stream(
         self, examples: Iterable[tuple[str, str, str]], chunk_size: int = 64, **settings: Any
