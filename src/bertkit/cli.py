@@ -196,6 +196,103 @@ def export(
     err.print(f"wrote {output}: loads with transformers' from_pretrained and with bertkit --model {output}")
 
 
+@app.command("train-tokenizer")
+def train_tokenizer_command(
+    corpus: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="CORPUS...",
+            help="Text (a document per line), JSONL (.jsonl) or SQuAD JSON (.json) files, streamed.",
+        ),
+    ],
+    vocab_size: Annotated[int, typer.Option(help="Vocabulary size, special tokens included.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write (new or empty).")],
+    source: Annotated[
+        str | None, typer.Option("--from", help="Retrain this tokenizer (a directory), keeping its recipe.")
+    ] = None,
+    algorithm: Annotated[
+        str | None, typer.Option(help="Or build one from scratch: wordpiece, bpe or unigram.")
+    ] = None,
+    held_out: Annotated[
+        Path | None,
+        typer.Option("--compare", help="Held-out file: tokens per word and unknown rate, old vs new."),
+    ] = None,
+    lowercase: Annotated[
+        bool | None,
+        typer.Option(
+            "--lowercase/--no-lowercase",
+            help="Lower-case (default: yes for wordpiece and unigram, no for bpe).",
+        ),
+    ] = None,
+    strip_accents: Annotated[
+        bool | None,
+        typer.Option("--strip-accents/--keep-accents", help="Strip accents (default: as lowercase)."),
+    ] = None,
+    special_tokens: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--special-tokens",
+            help="Special tokens in id order, repeated or comma-separated; role=token names a role (cls=<s>).",
+        ),
+    ] = None,
+    corpus_format: Annotated[
+        str,
+        typer.Option(
+            "--format", help="auto (by suffix), text, blocks (blank-line separated), jsonl or squad."
+        ),
+    ] = "auto",
+    field: Annotated[str, typer.Option(help="The JSONL field that holds the text.")] = "text",
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a tokenizer on your corpus: retrain one (--from) or build one (--algorithm)."""
+    from . import tokenizer_training as tt
+
+    tokens = [t for item in special_tokens or () for t in (item.split(",") if item != "," else [item]) if t]
+    if held_out is not None and not held_out.is_file():
+        raise InputError(f"held-out file not found: {held_out}")
+    result = tt.train_tokenizer(
+        corpus,
+        output,
+        vocab_size=vocab_size,
+        source=source,
+        algorithm=algorithm,
+        special_tokens=tokens or None,
+        lowercase=lowercase,
+        strip_accents=strip_accents,
+        fmt=corpus_format,
+        field=field,
+        show_progress=err.is_terminal,
+    )
+    err.print(
+        f"wrote {output}: {result.vocab_size} tokens learnt from {result.texts} texts in {result.seconds:.1f} s; "
+        f"loads with AutoTokenizer.from_pretrained",
+        markup=False,
+    )
+    report = result.to_dict()
+    if held_out is not None:
+        report |= tt.compare(held_out, result.tokenizer, result.original, fmt=corpus_format, field=field)
+    if as_json:
+        emit_json(report)
+        return
+    table = Table(show_header=False)
+    for key in ("output", "recipe", "vocab_size", "texts", "chars"):
+        table.add_row(key.replace("_", " "), str(report[key]))
+    table.add_row("parts", ", ".join(f"{k}={v}" for k, v in report["parts"].items()))
+    out.print(table)
+    if held_out is not None:
+        table = Table(title=f"on {held_out}")
+        for column in ("tokenizer", "tokens/word", "unk rate", "tokens", "words"):
+            table.add_column(column, justify="left" if column == "tokenizer" else "right")
+        for name, row in (("old", report["old"]), ("new", report["new"])):
+            if row is not None:
+                shown = f"{name} ({source})" if name == "old" else f"{name} ({output})"
+                rate = "-" if row["unk_rate"] is None else f"{row['unk_rate']:.2%}"
+                table.add_row(
+                    shown, f"{row['tokens_per_word']:.3f}", rate, str(row["tokens"]), str(row["words"])
+                )
+        out.print(table)
+
+
 def register_subcommands() -> None:
     from .training.cli import data_app, evaluate_app, train_app
 
