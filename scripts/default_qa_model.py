@@ -105,7 +105,6 @@ def package(args) -> None:
     target.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in delta.items()}, target / "delta.safetensors")
     config = AutoConfig.from_pretrained(args.model)
-    config.torch_dtype = torch.float32
     config.save_pretrained(target)
     summary = Path(args.model) / "train_summary.json"
     manifest = {

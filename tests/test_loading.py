@@ -46,3 +46,33 @@ def test_file_instead_of_directory(tmp_path):
 def test_directory_without_config(tmp_path):
     with pytest.raises(ModelLoadError, match="config.json is missing"):
         load(str(tmp_path))
+
+
+def test_shipped_default_is_small_and_verified(tmp_path, monkeypatch):
+    import shutil
+
+    from bertkit import default_models
+
+    folder = default_models.shipped("default-qa")
+    assert folder is not None
+    assert (folder / "delta.safetensors").stat().st_size < 10_000_000
+    # A damaged delta is refused, not silently used.
+    broken = tmp_path / "models" / "default-qa"
+    shutil.copytree(folder, broken)
+    data = bytearray((broken / "delta.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (broken / "delta.safetensors").write_bytes(bytes(data))
+    monkeypatch.setattr(default_models, "MODELS", tmp_path / "models")
+    with pytest.raises(ModelLoadError, match="fails its sha256 check"):
+        load(None)
+
+
+def test_shipped_default_exports_to_plain_transformers(tmp_path):
+    from transformers import AutoModelForQuestionAnswering
+
+    model = load(None)
+    out = export_model(model, tmp_path / "default-qa")
+    plain = AutoModelForQuestionAnswering.from_pretrained(out).eval()
+    ids = model.tokenizer("Where does John live?", "John lives in New York City.", return_tensors="pt")
+    with torch.inference_mode():
+        assert torch.allclose(plain(**ids).end_logits, model.module(**ids).end_logits)

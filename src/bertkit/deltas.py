@@ -79,10 +79,13 @@ def pack4(q: torch.Tensor) -> torch.Tensor:
     return (u[:, 0::2] << 4) | u[:, 1::2]
 
 
+# Byte value → its two signed nibbles: unpacking is one table lookup per byte.
+NIBBLES = torch.tensor([[(b >> 4) - 8, (b & 15) - 8] for b in range(256)], dtype=torch.int8)
+
+
 def unpack4(packed: torch.Tensor, cols: int) -> torch.Tensor:
     """Inverse of `pack4`."""
-    high, low = (packed >> 4).to(torch.int16) - 8, (packed & 15).to(torch.int16) - 8
-    return torch.stack([high, low], dim=2).reshape(packed.shape[0], -1)[:, :cols].to(torch.int8)
+    return NIBBLES[packed.int()].reshape(packed.shape[0], -1)[:, :cols]
 
 
 def sha256(path: str | Path) -> str:
