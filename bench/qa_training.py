@@ -284,13 +284,13 @@ def save_base(name: str | None, target: Path, seed: int) -> dict[str, Any]:
     from bertkit.loading import load
 
     torch.manual_seed(seed)
-    model = load(name, "qa")
+    model = load(name or "minilm", "qa")
     shutil.rmtree(target, ignore_errors=True)
     model.module.save_pretrained(target)
     model.tokenizer.save_pretrained(target)
     config = model.module.config
     return {
-        "name": name or "default",
+        "name": name or "minilm",
         "dir": str(target),
         "layers": config.num_hidden_layers,
         "hidden": config.hidden_size,
@@ -302,7 +302,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--base", help="base model directory (default: the embedded default model)")
+    parser.add_argument(
+        "--base", help="base model directory (default: minilm, the embedded encoder with a new QA head)"
+    )
     parser.add_argument("--questions", type=int, default=1000, help="training questions (first N)")
     parser.add_argument("--eval-questions", type=int, default=300, help="dev questions scored (first M)")
     parser.add_argument("--epochs", type=int, default=1)

@@ -61,7 +61,7 @@ def train(args) -> None:
     examples, holdout = training_data()
     print(f"{len(examples)} training questions, {len(holdout)} held out", file=sys.stderr)
     config = TrainConfig(output_dir=args.output, **RECIPE)
-    result = train(load(None, "qa"), examples, config, eval_data=holdout, resume=args.resume)
+    result = train(load("minilm", "qa"), examples, config, eval_data=holdout, resume=args.resume)
     print(json.dumps({"best": result.best, "history": result.history}, default=str))
 
 

@@ -50,7 +50,11 @@ def test_same_answers_and_scores_as_the_reference_pipeline(reference, tiny_qa_di
                     handle_impossible_answer=False, align_to_words=False, batch_size=1)["answers"]  # fmt: skip
     qa = QuestionAnswerer(str(tiny_qa_dir))
     ours = qa.answer_many(
-        [x["question"] for x in inputs], [x["context"] for x in inputs], top_k=1, max_answer_len=15
+        [x["question"] for x in inputs],
+        [x["context"] for x in inputs],
+        top_k=1,
+        max_answer_len=15,
+        scoring="pipeline",
     )
     same = 0
     for x, answers in zip(inputs, ours, strict=True):
@@ -64,7 +68,7 @@ def test_same_answers_and_scores_as_the_reference_pipeline(reference, tiny_qa_di
             # (windows that overlap find the same span twice). bertkit keeps each span once, with its
             # best window's probability. So the reference's winner must be a span whose summed score
             # beats its own single-window score in bertkit.
-            again = qa(x["question"], x["context"], top_k=50, max_answer_len=15)
+            again = qa(x["question"], x["context"], top_k=50, max_answer_len=15, scoring="pipeline")
             single = {(a.start, a.end): a.score for a in again}
             assert theirs["score"] > single[(theirs["start"], theirs["end"])] + 1e-9, x["id"]
     assert same / len(inputs) >= 0.9

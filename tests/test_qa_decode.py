@@ -48,7 +48,14 @@ def test_matches_reference_pipeline_on_random_logits(tok_uncased, seed):
     top_k, max_len = int(rng.integers(1, 6)), int(rng.integers(1, 20))
     impossible = bool(seed % 2)
     ours = decode_answers(
-        starts, ends, windows, [CONTEXT], top_k, max_len, handle_impossible_answer=impossible
+        starts,
+        ends,
+        windows,
+        [CONTEXT],
+        top_k,
+        max_len,
+        handle_impossible_answer=impossible,
+        scoring="pipeline",
     )[0]
     ref = dedup(reference_answers(windows, starts, ends, CONTEXT, top_k, max_len, impossible))
     assert len(windows) > 2
@@ -134,6 +141,24 @@ def test_no_answer(tok_uncased):
         starts, ends, windows, [context], handle_impossible_answer=True, null_threshold=1.0
     )
     assert forced[0][0].answer != ""
+
+
+def test_odds_scoring_prefers_the_window_that_holds_the_answer(tok_uncased):
+    # Window 0 is sure the answer is elsewhere (CLS high) but its best span still has a high probability;
+    # window 1 holds the answer. The pipeline's ranking picks window 0's span; odds scoring picks window 1's.
+    context = " ".join(f"w{i}" for i in range(120))
+    windows = qa_windows(tok_uncased, ["Which?"], [context], max_length=64, stride=16)
+    starts = [np.zeros(len(ids)) for ids in windows.input_ids]
+    ends = [np.zeros(len(ids)) for ids in windows.input_ids]
+    first = [int(np.flatnonzero(m)[0]) for m in windows.context_mask]
+    starts[0][[0, first[0]]] = [11.6, 12.0]
+    ends[0][[0, first[0]]] = [11.6, 12.0]
+    starts[1][first[1] + 20] = ends[1][first[1] + 20] = 4.0
+    pipeline = decode_answers(starts, ends, windows, [context], scoring="pipeline")[0][0]
+    odds = decode_answers(starts, ends, windows, [context])[0][0]
+    assert pipeline.start == windows.offsets[0][first[0]][0]
+    assert odds.start == windows.offsets[1][first[1] + 20][0]
+    assert 0.5 < odds.score <= 1.0
 
 
 def test_probabilities_are_per_window_distributions(tok_uncased):
