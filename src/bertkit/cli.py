@@ -293,6 +293,41 @@ def train_tokenizer_command(
         out.print(table)
 
 
+@app.command()
+def ner(
+    text: Annotated[str, typer.Argument(help="Text to tag (any length: long texts go through windows).")],
+    aggregation: Annotated[
+        str, typer.Option(help="none (one result per token), simple, first, average or max.")
+    ] = "first",
+    model: ModelOpt = None,
+    max_length: MaxLengthOpt = None,
+    stride: Annotated[
+        int | None, typer.Option(help="Tokens shared by consecutive windows (default 128).")
+    ] = None,
+    dtype: DtypeOpt = "fp32",
+    as_json: JsonOpt = False,
+) -> None:
+    """Named entities with character offsets (token classification)."""
+    from rich.text import Text
+
+    from .tasks.ner import EntityTagger
+
+    tagger = EntityTagger(model, dtype=dtype)
+    entities = tagger(text, aggregation=aggregation, max_length=max_length, stride=stride)
+    show_notes(tagger.model.notes)
+    if as_json:
+        emit_json([e.to_dict() for e in entities])
+        return
+    table = Table()
+    columns = ("entity", "word", "start", "end", "score") + (("token",) if aggregation == "none" else ())
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("entity", "word") else "right")
+    for e in entities:
+        row = [Text(e.label), Text(e.word), str(e.start), str(e.end), f"{e.score:.4f}"]
+        table.add_row(*row, *([str(e.index)] if e.index is not None else []))
+    out.print(table)
+
+
 def register_subcommands() -> None:
     from .training.cli import data_app, evaluate_app, train_app
 

@@ -23,7 +23,16 @@ ADAPTER_CONFIG = "adapter_config.json"
 # What each task needs from `transformers`; names resolved lazily so `import bertkit` stays cheap.
 TASK_AUTO_CLASSES = {
     "qa": "AutoModelForQuestionAnswering",
+    "ner": "AutoModelForTokenClassification",
     "base": "AutoModel",
+}
+# The labels of the untrained default NER head (CoNLL-2003's types, BIO) until a trained one ships.
+DEFAULT_NER_LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC")
+DEFAULT_HEAD_CONFIG: dict[str, dict[str, Any]] = {
+    "ner": {
+        "id2label": dict(enumerate(DEFAULT_NER_LABELS)),
+        "label2id": {label: i for i, label in enumerate(DEFAULT_NER_LABELS)},
+    }
 }
 
 
@@ -138,17 +147,23 @@ def _load_default(task: str) -> Model:
     # No trained head is shipped for this task: initialise it from a fixed seed so answers are reproducible.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = _from_pretrained(str(minilm_dir()), task, shown=DEFAULT)
+        model = _from_pretrained(str(minilm_dir()), task, shown=DEFAULT, **DEFAULT_HEAD_CONFIG.get(task, {}))
     model.source = "default"
     if task == "qa":
         model.notes.append(
             "the default QA model is all-MiniLM-L6-v2 with an untrained QA head: its answers are not "
             "meaningful; pass --model with a fine-tuned QA model"
         )
+    if task == "ner":
+        model.notes.append(
+            "the default NER model is all-MiniLM-L6-v2 with an untrained token-classification head: its "
+            "entities are not meaningful; pass --model with a fine-tuned NER model (bertkit train ner)"
+        )
     return model
 
 
-def _from_pretrained(path: str, task: str, shown: str) -> Model:
+def _from_pretrained(path: str, task: str, shown: str, **config: Any) -> Model:
+    """`config`: overrides of the model's configuration (e.g. the labels of a new classification head)."""
     import transformers
 
     auto = getattr(transformers, TASK_AUTO_CLASSES[task])
@@ -156,7 +171,7 @@ def _from_pretrained(path: str, task: str, shown: str) -> Model:
         _check_weights(Path(path), shown)
     with _translate_errors(shown, path):
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-        module = auto.from_pretrained(path, trust_remote_code=False, use_safetensors=True)
+        module = auto.from_pretrained(path, trust_remote_code=False, use_safetensors=True, **config)
     _require_fast(tokenizer, shown)
     module.eval()
     return Model(tokenizer=tokenizer, module=module, name=shown, source="local")

@@ -344,3 +344,173 @@ def data_check(
                 Text(case["id"]), Text(case["gold"]), Text(case["got"] or "-"), Text(case["reason"])
             )
         out.print(cases)
+
+
+# --- NER ----------------------------------------------------------------------------------------------------
+
+AggregationOpt = Annotated[
+    str, typer.Option(help="How tokens become entities: simple, first, average or max.")
+]
+KlueLevelOpt = Annotated[
+    str, typer.Option(help="KLUE-NER files: score characters ('char') or space-separated words ('word').")
+]
+SchemeOpt = Annotated[str, typer.Option(help="CoNLL files: auto, BIO (strict) or IOB1 (converted to BIO).")]
+
+
+def load_ner_data(path: Path, scheme: str = "auto", level: str = "char"):
+    from .ner_data import load_ner_file
+
+    return load_ner_file(path, scheme=scheme, level=level)
+
+
+@train_app.command("ner")
+def train_ner(
+    train: Annotated[
+        list[Path],
+        typer.Option("--train", help="Training file (CoNLL token<TAB>TAG, or KLUE-NER); repeat for more."),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the model and checkpoints.")],
+    eval_file: Annotated[Path | None, typer.Option("--eval", help="Evaluated after each epoch.")] = None,
+    base: Annotated[
+        str | None, typer.Option("--base", help="Model to start from (default: the embedded MiniLM).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 3,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 5e-5,
+    batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 16,
+    grad_accum: Annotated[int, typer.Option(help="Forward passes per optimizer step.")] = 1,
+    warmup_ratio: Annotated[float, typer.Option(help="Fraction of steps to warm up over.")] = 0.1,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
+    max_length: MaxLengthOpt = 256,
+    stride: Annotated[
+        int | None,
+        typer.Option(help="Tokens shared by consecutive windows (default: a quarter window, ≤ 64)."),
+    ] = None,
+    label_all_tokens: Annotated[
+        bool, typer.Option("--label-all-tokens", help="Label every sub-token (I- after the first).")
+    ] = False,
+    aggregation: AggregationOpt = "first",
+    scheme: SchemeOpt = "auto",
+    klue_level: KlueLevelOpt = "char",
+    bf16: Annotated[bool, typer.Option("--bf16/--no-bf16", help="bfloat16 autocast.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the new head, dropout and data order.")] = 0,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop after this many optimizer steps (resumable).")
+    ] = None,
+    save_every_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (0: per epoch).")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fine-tune a model for NER; the best epoch by dev entity F1 is written to --output."""
+    from ..loading import load
+    from .ner_train import NERTrainConfig
+    from .ner_train import train as run_training
+
+    config = NERTrainConfig(
+        output_dir=str(output),
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        warmup_ratio=warmup_ratio,
+        weight_decay=weight_decay,
+        max_length=max_length,
+        stride=min(64, max_length // 4) if stride is None else stride,
+        label_all_tokens=label_all_tokens,
+        aggregation=aggregation,
+        bf16=bf16,
+        seed=seed,
+        max_steps=max_steps,
+        save_every_steps=save_every_steps,
+    )
+    config.check()
+    sentences = [s for path in train for s in load_ner_data(path, scheme, klue_level).sentences]
+    eval_data = load_ner_data(eval_file, scheme, klue_level) if eval_file is not None else None
+    base_model = load(base, task="ner")  # an untrained head is what training starts from: no note
+    result = run_training(base_model, sentences, config, eval_data, resume=resume)
+    summary = {
+        "output": result.output_dir,
+        "steps": result.global_step,
+        "completed": result.completed,
+        "windows": result.windows,
+        "examples_per_second": result.examples_per_second,
+        "labels": result.labels,
+        "history": result.history,
+        "best": result.best,
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    if result.history:
+        table = Table(title="evaluation after each epoch")
+        for column in ("epoch", "step", "precision", "recall", "F1"):
+            table.add_column(column, justify="right")
+        for entry in result.history:
+            best = " *" if entry == result.best else ""
+            table.add_row(
+                str(entry["epoch"]),
+                str(entry["step"]),
+                f"{entry['precision']:.2f}",
+                f"{entry['recall']:.2f}",
+                f"{entry['f1']:.2f}{best}",
+            )
+        out.print(table)
+    state = "finished" if result.completed else f"stopped at step {result.global_step} (--resume continues)"
+    out.print(f"{state}; model written to {result.output_dir}", markup=False)
+
+
+@evaluate_app.command("ner")
+def evaluate_ner(
+    data: Annotated[Path, typer.Option("--data", help="Gold data (CoNLL token<TAB>TAG, or KLUE-NER).")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model to run ('default' for the embedded one).")
+    ] = None,
+    aggregation: AggregationOpt = "first",
+    scheme: SchemeOpt = "auto",
+    klue_level: KlueLevelOpt = "char",
+    max_length: Annotated[int | None, typer.Option(help="Tokens per window (default: the model's).")] = None,
+    stride: Annotated[int | None, typer.Option(help="Tokens shared by consecutive windows.")] = None,
+    dtype: Annotated[str, typer.Option(help="fp32, or bf16.")] = "fp32",
+    as_json: JsonOpt = False,
+) -> None:
+    """Entity-level precision, recall and F1 (seqeval's default mode, 0-100) of a NER model on gold data."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..loading import load
+    from .ner_train import evaluate
+
+    dataset = load_ner_data(data, scheme, klue_level)
+    loaded = load(model, task="ner")
+    for note in loaded.notes:
+        err.print(f"note: {note}", markup=False, style="yellow")
+    columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("evaluate", total=len(dataset.sentences))
+        scores = evaluate(
+            loaded, dataset, aggregation, max_length, stride, dtype, lambda n: progress.advance(task, n)
+        )
+    result = {k: scores[k] for k in ("precision", "recall", "f1", "n", "per_type")}
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"{data.name} (entities over {dataset.level}s, {aggregation})")
+    for column in ("type", "precision", "recall", "F1", "gold", "predicted"):
+        table.add_column(column, justify="left" if column == "type" else "right")
+    for kind, s in scores["per_type"].items():
+        table.add_row(
+            Text(kind),
+            f"{s['precision']:.2f}",
+            f"{s['recall']:.2f}",
+            f"{s['f1']:.2f}",
+            str(s["support"]),
+            str(s["predicted"]),
+        )
+    table.add_row(
+        "all",
+        f"{scores['precision']:.2f}",
+        f"{scores['recall']:.2f}",
+        f"{scores['f1']:.2f}",
+        str(scores["true_entities"]),
+        str(scores["predicted_entities"]),
+    )
+    out.print(table)
+    out.print(f"{scores['n']} sentences", markup=False)
