@@ -9,16 +9,30 @@
 from .encoding import inspect, qa_windows
 from .errors import BertkitError, DataError, InputError, ModelLoadError
 from .loading import Model, load, load_tokenizer
+from .tasks.attention import AttentionInspector, AttentionWeights, TokenWeight
+from .tasks.embeddings import Embedder, WordVector, cosine_matrix
+from .tasks.fill_mask import Fill, FillMask
+from .tasks.nsp import NextSentence, NextSentencePredictor
 from .tasks.qa import Answer, QuestionAnswerer, decode_answers
 
 __all__ = [
     "Answer",
+    "AttentionInspector",
+    "AttentionWeights",
     "BertkitError",
     "DataError",
+    "Embedder",
+    "Fill",
+    "FillMask",
     "InputError",
     "Model",
     "ModelLoadError",
+    "NextSentence",
+    "NextSentencePredictor",
     "QuestionAnswerer",
+    "TokenWeight",
+    "WordVector",
+    "cosine_matrix",
     "decode_answers",
     "inspect",
     "load",

@@ -328,6 +328,305 @@ def ner(
     out.print(table)
 
 
+@app.command("fill-mask")
+def fill_mask(
+    text: Annotated[
+        str, typer.Argument(help="Text with the model's mask token ([MASK] for BERT, <mask> for RoBERTa).")
+    ],
+    model: ModelOpt = None,
+    top_k: Annotated[int, typer.Option(help="Candidates per mask.")] = 5,
+    dtype: DtypeOpt = "fp32",
+    as_json: JsonOpt = False,
+) -> None:
+    """Predict the tokens behind mask tokens (scored and shaped as transformers' fill-mask pipeline)."""
+    from .tasks.fill_mask import FillMask, pipeline_shape
+
+    filler = FillMask(model, dtype=dtype)
+    fills = filler.fill_many([text], top_k=top_k)[0]
+    show_notes(filler.model.notes)
+    if as_json:  # one list for one mask, one list per mask for several: as the pipeline returns them
+        emit_json(pipeline_shape([[f.to_dict() for f in row] for row in fills]))
+        return
+    for number, row in enumerate(fills, 1):
+        table = Table(title=f"mask {number} of {len(fills)}" if len(fills) > 1 else None)
+        for column in ("#", "token", "score", "sequence"):
+            table.add_column(column, justify="right" if column in ("#", "score") else "left")
+        for rank, f in enumerate(row, 1):
+            table.add_row(str(rank), f.token_str, f"{f.score:.4f}", f.sequence)
+        out.print(table)
+
+
+def parse_candidates(path: Path | None, as_json: str | None) -> list[str]:
+    """Candidate sentences from a file (one per line, blank lines skipped) or a JSON list of strings."""
+    if path is not None:
+        candidates = [line.strip() for line in read_text(path).splitlines() if line.strip()]
+        if not candidates:
+            raise InputError(f"{path} holds no candidate sentences (one per line)")
+        return candidates
+    try:
+        candidates = json.loads(as_json or "")
+    except json.JSONDecodeError as e:
+        raise InputError(f"--candidates-json is not valid JSON: {e.msg} (at character {e.pos})") from None
+    if not isinstance(candidates, list) or not all(isinstance(c, str) for c in candidates):
+        raise InputError('--candidates-json must be a JSON list of strings, e.g. \'["It rained.", "Cats."]\'')
+    if not candidates:
+        raise InputError("--candidates-json is an empty list: give at least one candidate")
+    return candidates
+
+
+@app.command()
+def nsp(
+    first: Annotated[str, typer.Argument(metavar="A", help="The first sentence.")],
+    second: Annotated[
+        str | None, typer.Argument(metavar="[B]", help="The sentence that may follow A.")
+    ] = None,
+    candidates: Annotated[
+        Path | None, typer.Option("--candidates", help="UTF-8 file of candidates for B, one per line.")
+    ] = None,
+    candidates_json: Annotated[
+        str | None,
+        typer.Option("--candidates-json", help='Candidates for B as a JSON list: \'["..", ".."]\'.'),
+    ] = None,
+    model: ModelOpt = None,
+    dtype: DtypeOpt = "fp32",
+    as_json: JsonOpt = False,
+) -> None:
+    """Next-sentence prediction: how likely B follows A (IsNext), or candidates for B ranked."""
+    from .tasks.nsp import NextSentencePredictor
+
+    if sum(x is not None for x in (second, candidates, candidates_json)) != 1:
+        raise InputError("give exactly one of B, --candidates and --candidates-json")
+    texts = [second] if second is not None else parse_candidates(candidates, candidates_json)
+    predictor = NextSentencePredictor(model, dtype=dtype)
+    ranked = predictor.rank(first, texts)
+    show_notes(predictor.model.notes)
+    if as_json:
+        emit_json([r.to_dict() for r in ranked])
+        return
+    table = Table()
+    for column in ("#", "is_next", "B"):
+        table.add_column(column, justify="left" if column == "B" else "right")
+    for rank, r in enumerate(ranked, 1):
+        table.add_row(str(rank), f"{r.is_next:.4f}", r.text)
+    out.print(table)
+
+
+embed_app = typer.Typer(
+    help="Contextual embeddings: sentence vectors, word vectors in context, similarities.",
+    no_args_is_help=True,
+)
+TextsArg = Annotated[list[str] | None, typer.Argument(metavar="TEXT...", help="Texts (or --file).")]
+TextsFileOpt = Annotated[Path | None, typer.Option("--file", help="UTF-8 file of texts, one per line.")]
+
+
+def gather_texts(texts: list[str] | None, path: Path | None) -> list[str]:
+    texts = list(texts or [])
+    if path is not None:
+        texts += [line for line in read_text(path).splitlines() if line.strip()]
+    if not texts:
+        raise InputError("give at least one text (arguments or --file)")
+    return texts
+
+
+def similarity_table(labels: list[str], matrix: Any) -> Table:
+    """A cosine-similarity matrix as a table; the higher, the greener."""
+    table = Table(caption="cosine similarity")
+    table.add_column("#", justify="right")
+    table.add_column("text")
+    for i in range(len(labels)):
+        table.add_column(str(i + 1), justify="right")
+    for i, label in enumerate(labels):
+        cells = []
+        for j, value in enumerate(matrix[i]):
+            style = "dim" if i == j else "bold green" if value >= 0.7 else "green" if value >= 0.4 else ""
+            cells.append(f"[{style}]{value:.3f}[/]" if style else f"{value:.3f}")
+        table.add_row(str(i + 1), label, *cells)
+    return table
+
+
+def shorten(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@embed_app.command("sentence")
+def embed_sentence(
+    texts: TextsArg = None,
+    file: TextsFileOpt = None,
+    model: ModelOpt = None,
+    no_normalize: Annotated[
+        bool, typer.Option("--no-normalize", help="Keep the raw mean (no L2 norm).")
+    ] = False,
+    dtype: DtypeOpt = "fp32",
+    as_json: JsonOpt = False,
+) -> None:
+    """Sentence vectors: mean of the last layer over the tokens, L2-normalised (all-MiniLM-L6-v2's recipe)."""
+    from .tasks.embeddings import Embedder
+
+    texts = gather_texts(texts, file)
+    embedder = Embedder(model, dtype=dtype)
+    vectors = embedder.encode(texts, normalize=not no_normalize)
+    show_notes(embedder.model.notes)
+    if as_json:
+        emit_json([{"text": t, "vector": v.tolist()} for t, v in zip(texts, vectors, strict=True)])
+        return
+    table = Table()
+    for column in ("#", "text", "dims", "norm", "first values"):
+        table.add_column(column, justify="left" if column in ("text", "first values") else "right")
+    for i, (text, v) in enumerate(zip(texts, vectors, strict=True), 1):
+        first = " ".join(f"{x:+.3f}" for x in v[:6]) + " …"
+        table.add_row(str(i), shorten(text), str(len(v)), f"{float((v**2).sum() ** 0.5):.3f}", first)
+    out.print(table)
+
+
+@embed_app.command("similarity")
+def embed_similarity(
+    texts: TextsArg = None,
+    file: TextsFileOpt = None,
+    model: ModelOpt = None,
+    dtype: DtypeOpt = "fp32",
+    as_json: JsonOpt = False,
+) -> None:
+    """Cosine similarity of every pair of sentences (--json: {texts, matrix})."""
+    from .tasks.embeddings import Embedder
+
+    texts = gather_texts(texts, file)
+    embedder = Embedder(model, dtype=dtype)
+    matrix = embedder.similarity(texts)
+    show_notes(embedder.model.notes)
+    if as_json:
+        emit_json({"texts": texts, "matrix": matrix.tolist()})
+        return
+    out.print(similarity_table([shorten(t) for t in texts], matrix))
+
+
+def parse_layers(value: str) -> list[int]:
+    try:
+        layers = [int(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        layers = []
+    if not layers:
+        raise InputError(f"--layers must be comma-separated integers, e.g. -4,-3,-2,-1 (got {value!r})")
+    return layers
+
+
+@embed_app.command("word")
+def embed_word(
+    word: Annotated[str, typer.Option("--word", "-w", help="The word (whole word, any case).")],
+    texts: TextsArg = None,
+    occurrence: Annotated[
+        int | None, typer.Option(help="Only its n-th occurrence in each text (1 = first); default: all.")
+    ] = None,
+    layers: Annotated[
+        str, typer.Option(help="Hidden states to average: 0 = embeddings, -1 = last; e.g. -4,-3,-2,-1.")
+    ] = "-1",
+    layer_pool: Annotated[str, typer.Option(help="mean of the layers, or concat.")] = "mean",
+    file: TextsFileOpt = None,
+    model: ModelOpt = None,
+    dtype: DtypeOpt = "fp32",
+    as_json: JsonOpt = False,
+) -> None:
+    """Vectors of a word in context (the mean of its sub-tokens) and the cosine similarity between them."""
+    from rich.markup import escape
+
+    from .tasks.embeddings import Embedder, cosine_matrix
+
+    texts = gather_texts(texts, file)
+    embedder = Embedder(model, dtype=dtype)
+    found = embedder.word_vectors(
+        texts, word, occurrence=occurrence, layers=parse_layers(layers), layer_pool=layer_pool
+    )
+    matrix = cosine_matrix([w.vector for w in found])
+    show_notes(embedder.model.notes)
+    if as_json:
+        emit_json(
+            {
+                "word": word,
+                "layers": parse_layers(layers),
+                "occurrences": [w.to_dict() for w in found],
+                "similarity": matrix.tolist(),
+            }
+        )
+        return
+    table = Table()
+    for column in ("#", "in context", "chars", "tokens"):
+        table.add_column(column, justify="right" if column in ("#", "chars") else "left")
+    labels = []
+    for i, w in enumerate(found, 1):
+        text = texts[w.text_index]
+        left, right = text[max(0, w.start - 30) : w.start], text[w.end : w.end + 30]
+        context = f"{escape(left)}[bold]{escape(w.word)}[/]{escape(right)}"
+        table.add_row(str(i), context, f"{w.start}-{w.end}", " ".join(w.tokens))
+        labels.append(shorten(f"{w.word} in {text}", 40))
+    out.print(table)
+    if len(found) > 1:
+        out.print(similarity_table(labels, matrix))
+
+
+app.add_typer(embed_app, name="embed")
+
+
+@app.command()
+def attention(
+    text: Annotated[str, typer.Argument(help="The text (it must fit in one model input).")],
+    token: Annotated[
+        str | None, typer.Option("--token", help="A word of the text: what it attends to.")
+    ] = None,
+    occurrence: Annotated[int, typer.Option(help="Which occurrence of --token (1 = first).")] = 1,
+    layer: Annotated[
+        int | None, typer.Option(help="Layer, 0-based (-1 = last); default: the mean of all layers.")
+    ] = None,
+    head: Annotated[
+        int | None, typer.Option(help="Head, 0-based (-1 = last); default: the mean of all heads.")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="With --json: every weight, [layers, heads, length, length].")
+    ] = False,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Attention weights: per token, the tokens it attends to most; with --token, everything one word attends to."""
+    from rich.markup import escape
+
+    from .tasks.attention import AttentionInspector
+
+    inspector = AttentionInspector(model)
+    weights = inspector(text)
+    data = weights.to_dict(layer=layer, head=head, word=token, occurrence=occurrence, full=full and as_json)
+    show_notes(inspector.model.notes)
+    if as_json:
+        emit_json(data)
+        return
+    layers, heads = data["shape"][:2]
+    where = (
+        f"{'mean of ' + str(layers) + ' layers' if data['layer'] is None else 'layer ' + str(data['layer'])}, "
+        f"{'mean of ' + str(heads) + ' heads' if data['head'] is None else 'head ' + str(data['head'])}"
+    )
+    if token is not None:
+        table = Table(title=f"what {data['word']['text']!r} attends to ({where})")
+        for column in ("#", "token", "at", "weight", ""):
+            table.add_column(column, justify="right" if column in ("#", "at", "weight") else "left")
+        for rank, t in enumerate(data["attends_to"], 1):
+            table.add_row(
+                str(rank),
+                escape(t["token"]),
+                str(t["index"]),
+                f"{t['weight']:.4f}",
+                "█" * round(40 * t["weight"]),
+            )
+        out.print(table)
+        return
+    table = Table(title=f"attention ({where}): each token's top 3")
+    for column in ("#", "token", "attends to"):
+        table.add_column(column, justify="right" if column == "#" else "left")
+    matrix = weights.select(data["layer"], data["head"])
+    for i, name in enumerate(weights.tokens):
+        top = matrix[i].argsort(kind="stable")[::-1][:3]
+        table.add_row(
+            str(i), escape(name), "  ".join(f"{escape(weights.tokens[j])} {matrix[i, j]:.2f}" for j in top)
+        )
+    out.print(table)
+
+
 def register_subcommands() -> None:
     from .training.cli import data_app, evaluate_app, train_app
 

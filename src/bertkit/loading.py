@@ -23,6 +23,8 @@ ADAPTER_CONFIG = "adapter_config.json"
 # What each task needs from `transformers`; names resolved lazily so `import bertkit` stays cheap.
 TASK_AUTO_CLASSES = {
     "qa": "AutoModelForQuestionAnswering",
+    "mlm": "AutoModelForMaskedLM",
+    "nsp": "AutoModelForNextSentencePrediction",
     "ner": "AutoModelForTokenClassification",
     "base": "AutoModel",
 }
@@ -33,6 +35,18 @@ DEFAULT_HEAD_CONFIG: dict[str, dict[str, Any]] = {
         "id2label": dict(enumerate(DEFAULT_NER_LABELS)),
         "label2id": {label: i for i, label in enumerate(DEFAULT_NER_LABELS)},
     }
+}
+
+# What a user must know when the default has no trained head for a task (it gets a seeded random one).
+UNTRAINED_HEAD_NOTES = {
+    "qa": "the default QA model is all-MiniLM-L6-v2 with an untrained QA head: its answers are not "
+    "meaningful; pass --model with a fine-tuned QA model",
+    "mlm": "the default fill-mask model is all-MiniLM-L6-v2 with an untrained masked-LM head: its "
+    "predictions are not meaningful; pass --model with a masked-LM model (e.g. a BERT checkpoint)",
+    "nsp": "the default next-sentence model is all-MiniLM-L6-v2 with an untrained NSP head: its "
+    "probabilities are not meaningful; pass --model with a BERT pre-training checkpoint",
+    "ner": "the default NER model is all-MiniLM-L6-v2 with an untrained token-classification head: its "
+    "entities are not meaningful; pass --model with a fine-tuned NER model (bertkit train ner)",
 }
 
 
@@ -53,6 +67,15 @@ class Model:
     name: str
     source: str
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def max_length(self) -> int:
+        """The most tokens one input may hold: the tokenizer's limit or the model's positions, if fewer."""
+        limits = [
+            getattr(self.module.config, "max_position_embeddings", None),
+            self.tokenizer.model_max_length,
+        ]
+        return min(x for x in limits if isinstance(x, int) and 0 < x < 100_000)
 
 
 def quiet_transformers() -> None:
@@ -100,15 +123,24 @@ def load_tokenizer(name: str | None = None):
     return tokenizer
 
 
-def load(name: str | None = None, task: str = "qa") -> Model:
+def load(name: str | None = None, task: str = "qa", *, attn_implementation: str | None = None) -> Model:
     """Load tokenizer + model for a task.
 
     Args:
         name: `None`/`"default"` for the embedded default, a local directory (a model, or a peft adapter
             whose adapter_config.json names its base), or a Hub id (online only).
-        task: a key of `TASK_AUTO_CLASSES` (`"qa"`, `"base"`).
+        task: a key of `TASK_AUTO_CLASSES` (`"qa"`, `"mlm"`, `"nsp"`, `"ner"`, `"base"`).
+        attn_implementation: `"eager"` where the attention weights themselves are wanted (SDPA does not
+            return them); None keeps transformers' choice.
     """
     quiet_transformers()
+    model = _load(name, task)
+    if attn_implementation is not None:
+        model.module.set_attn_implementation(attn_implementation)
+    return model
+
+
+def _load(name: str | None, task: str) -> Model:
     if name in (None, DEFAULT):
         return _load_default(task)
     path = resolve_local(name)
@@ -149,16 +181,8 @@ def _load_default(task: str) -> Model:
         torch.manual_seed(0)
         model = _from_pretrained(str(minilm_dir()), task, shown=DEFAULT, **DEFAULT_HEAD_CONFIG.get(task, {}))
     model.source = "default"
-    if task == "qa":
-        model.notes.append(
-            "the default QA model is all-MiniLM-L6-v2 with an untrained QA head: its answers are not "
-            "meaningful; pass --model with a fine-tuned QA model"
-        )
-    if task == "ner":
-        model.notes.append(
-            "the default NER model is all-MiniLM-L6-v2 with an untrained token-classification head: its "
-            "entities are not meaningful; pass --model with a fine-tuned NER model (bertkit train ner)"
-        )
+    if task in UNTRAINED_HEAD_NOTES:
+        model.notes.append(UNTRAINED_HEAD_NOTES[task])
     return model
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,15 @@ import numpy as np
 from .errors import InputError
 
 DTYPES = ("fp32", "bf16")
+
+# Outputs a model returns only when asked (the flag), one tensor per layer: stacked per window, layers first.
+LAYERED_OUTPUTS = {"hidden_states": "output_hidden_states", "attentions": "output_attentions"}
+# The token axes of one window's output (batch axis removed, layers stacked first); any other output has
+# its token axis first: [length, ...].
+TOKEN_AXES = {
+    "hidden_states": (1,),  # [layers + 1, length, hidden]: the embeddings, then each layer
+    "attentions": (2, 3),  # [layers, heads, length (from), length (to)]
+}
 
 
 def cpu_threads() -> int:
@@ -82,20 +91,32 @@ class Runtime:
         self.stats = {"windows": 0, "tokens": 0, "padded_tokens": 0, "batches": 0}
 
     def forward(
-        self, inputs: dict[str, list[np.ndarray]], outputs: Sequence[str]
+        self,
+        inputs: dict[str, list[np.ndarray]],
+        outputs: Sequence[str],
+        *,
+        token_axes: Mapping[str, tuple[int, ...]] | None = None,
+        rows: Sequence[np.ndarray] | None = None,
     ) -> dict[str, list[np.ndarray]]:
-        """Run the model on windows and return the named per-token outputs, one array per window.
+        """Run the model on windows and return the named outputs, one array per window.
 
         Args:
             inputs: model input name → per-window 1-D int arrays (e.g. input_ids, token_type_ids).
                 attention_mask is built here.
-            outputs: names of model outputs of shape [batch, length, ...] to return, trimmed to each
-                window's length.
+            outputs: names of model outputs to return. Per-layer outputs (`hidden_states`,
+                `attentions`) are requested from the model and stacked, layers first.
+            token_axes: output name → the axes of one window's array that run over tokens, each
+                trimmed to the window's length. Default (0,): outputs of shape [batch, length, ...];
+                see `TOKEN_AXES` for the per-layer ones; () for per-sequence outputs (NSP logits).
+            rows: per window, the token positions to keep on the first token axis (e.g. the masks
+                of fill-mask, so that [length, vocab] logits are not all kept); default: all.
         """
         import torch
 
         windows = inputs["input_ids"]
         lengths = [len(w) for w in windows]
+        axes = {name: (token_axes or {}).get(name, TOKEN_AXES.get(name, (0,))) for name in outputs}
+        flags = {LAYERED_OUTPUTS[name]: True for name in outputs if name in LAYERED_OUTPUTS}
         result: dict[str, list[Any]] = {name: [None] * len(windows) for name in outputs}
         with torch.inference_mode():
             for batch in length_batches(lengths, self.max_tokens, self.max_batch):
@@ -108,20 +129,46 @@ class Runtime:
                     )
                     for name, values in inputs.items()
                 }
-                if any(lengths[i] < width for i in batch):  # without padding, no mask: SDPA takes its fast path
+                # Without padding, no mask: SDPA takes its fast path.
+                if any(lengths[i] < width for i in batch):
                     tensors["attention_mask"] = torch.from_numpy(
                         pad([np.ones(lengths[i], np.int64) for i in batch], width, 0)
                     )
-                out = self.module(**tensors)
+                out = self.module(**tensors, **flags)
                 self.stats["windows"] += len(batch)
                 self.stats["tokens"] += sum(lengths[i] for i in batch)
                 self.stats["padded_tokens"] += len(batch) * width
                 self.stats["batches"] += 1
                 for name in outputs:
-                    values = out[name].float().numpy()
+                    value = out[name]
+                    if isinstance(value, tuple | list):  # one tensor per layer → [batch, layers, ...]
+                        value = torch.stack(tuple(value), dim=1)
+                    values = value.float().numpy()
                     for row, i in enumerate(batch):
-                        result[name][i] = values[row, : lengths[i]]
+                        result[name][i] = window_output(
+                            values[row], lengths[i], axes[name], None if rows is None else rows[i]
+                        )
         return result
+
+
+def window_output(
+    values: np.ndarray, length: int, axes: tuple[int, ...], rows: np.ndarray | None = None
+) -> np.ndarray:
+    """One window's output: every token axis trimmed to the window's length, then `rows` kept.
+
+    >>> attention = np.ones((2, 3, 5, 5))  # [layers, heads, padded length, padded length]
+    >>> window_output(attention, 4, (2, 3)).shape
+    (2, 3, 4, 4)
+    >>> window_output(np.arange(10).reshape(5, 2), 4, (0,), rows=np.array([1, 3])).tolist()
+    [[2, 3], [6, 7]]
+    """
+    index = [slice(None)] * values.ndim
+    for axis in axes:
+        index[axis] = slice(0, length)
+    values = values[tuple(index)]
+    if rows is not None and axes:
+        values = np.take(values, rows, axis=axes[0])
+    return values
 
 
 def pad(rows: Sequence[np.ndarray], width: int, value: int) -> np.ndarray:

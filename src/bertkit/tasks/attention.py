@@ -1,0 +1,216 @@
+"""Attention weights: who attends to whom, per layer and head, and what one word attends to.
+
+encode (the tokenizer, with offsets) → run (`runtime.Runtime`, model loaded with eager attention so the
+weights are returned: [layers, heads, length, length] per text) → decode (`select`, `attends_to`: pure
+numpy).
+
+`weights[l, h, i, j]` is how much token i attends to token j in head h of layer l (0-based; -1 = last);
+each row sums to 1. Asking for no layer (or no head) averages over all of them:
+
+    select(weights, layer=None, head=None)  → mean over layers and heads, [length, length]
+    select(weights, layer=-1, head=None)    → the last layer, mean over its heads
+    attends_to(..., word "apple")           → the tokens that "apple" attends to, best first (a word of
+                                              several sub-tokens: the mean of their rows)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..encoding import require_text, uses_token_type_ids
+from ..errors import InputError
+from ..loading import Model, load
+from ..runtime import Runtime
+from .embeddings import word_span, word_tokens
+
+
+def check_index(value: int | None, size: int, what: str) -> int | None:
+    """A valid 0-based (or negative) index into `size` items, or None (= all, averaged).
+
+    >>> check_index(-1, 6, "layer")
+    5
+    """
+    if value is None:
+        return None
+    if not isinstance(value, int) or not -size <= value < size:
+        raise InputError(
+            f"{what} {value} does not exist: the model has {size} {what}s (0..{size - 1}, or -1 for the last)"
+        )
+    return value % size
+
+
+def select(weights: np.ndarray, layer: int | None = None, head: int | None = None) -> np.ndarray:
+    """The [length, length] attention of one layer/head; None averages over that axis.
+
+    >>> w = np.zeros((2, 2, 1, 1)); w[1, 0] = 1.0
+    >>> select(w, layer=1).tolist(), select(w).tolist()
+    ([[0.5]], [[0.25]])
+    """
+    layers, heads = weights.shape[:2]
+    layer = check_index(layer, layers, "layer")
+    head = check_index(head, heads, "head")
+    chosen = weights if layer is None else weights[layer : layer + 1]
+    chosen = chosen if head is None else chosen[:, head : head + 1]
+    return chosen.mean(axis=(0, 1))
+
+
+@dataclass(frozen=True)
+class TokenWeight:
+    """How much the chosen word attends to one token (`start:end` are its characters; (0, 0) if special)."""
+
+    index: int
+    token: str
+    start: int
+    end: int
+    weight: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "token": self.token,
+            "start": self.start,
+            "end": self.end,
+            "weight": self.weight,
+        }
+
+
+@dataclass
+class AttentionWeights:
+    """One text's attention.
+
+    Args:
+        text: the text.
+        tokens: its tokens (special tokens included).
+        offsets: [length, 2] character span of each token in `text`.
+        weights: [layers, heads, length (from), length (to)] float32.
+    """
+
+    text: str
+    tokens: list[str]
+    offsets: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return tuple(int(x) for x in self.weights.shape)  # type: ignore[return-value]
+
+    def select(self, layer: int | None = None, head: int | None = None) -> np.ndarray:
+        """[length, length] weights of a layer/head, None averaging over all (see `select`)."""
+        return select(self.weights, layer, head)
+
+    def word_tokens(self, word: str, occurrence: int = 1) -> np.ndarray:
+        """Token positions of the `occurrence`-th (1-based) whole-word, any-case occurrence of `word`."""
+        start, end = word_span(self.text, word, occurrence)
+        return word_tokens(self.offsets, start, end)
+
+    def attends_to(
+        self, word: str, occurrence: int = 1, layer: int | None = None, head: int | None = None
+    ) -> list[TokenWeight]:
+        """The tokens the word attends to, most first: the mean of its sub-tokens' rows of `select`."""
+        rows = self.word_tokens(word, occurrence)
+        weights = self.select(layer, head)[rows].mean(axis=0)
+        order = np.argsort(-weights, kind="stable")
+        return [
+            TokenWeight(
+                int(j), self.tokens[j], int(self.offsets[j, 0]), int(self.offsets[j, 1]), float(weights[j])
+            )
+            for j in order
+        ]
+
+    def to_dict(
+        self,
+        layer: int | None = None,
+        head: int | None = None,
+        word: str | None = None,
+        occurrence: int = 1,
+        full: bool = False,
+    ) -> dict[str, Any]:
+        """Plain data for JSON and pictures: tokens, shape, the selected [length, length] weights (all of
+        them, [layers, heads, length, length], when `full`), and with `word` what that word attends to.
+
+        `layer`/`head` come back as non-negative indices, or None where they were averaged over.
+        """
+        layers, heads = self.shape[:2]
+        layer, head = check_index(layer, layers, "layer"), check_index(head, heads, "head")
+        out: dict[str, Any] = {
+            "text": self.text,
+            "tokens": self.tokens,
+            "offsets": self.offsets.tolist(),
+            "shape": list(self.shape),
+            "layer": layer,
+            "head": head,
+            "weights": (self.weights if full else self.select(layer, head)).tolist(),
+        }
+        if word is not None:
+            start, end = word_span(self.text, word, occurrence)
+            out["word"] = {
+                "text": self.text[start:end],
+                "start": start,
+                "end": end,
+                "token_indices": word_tokens(self.offsets, start, end).tolist(),
+            }
+            out["attends_to"] = [t.to_dict() for t in self.attends_to(word, occurrence, layer, head)]
+        return out
+
+
+class AttentionInspector:
+    """The attention weights of an encoder over a text.
+
+    Args:
+        model: a `Model` (loaded with `attn_implementation="eager"`), a model directory, a Hub id, or None
+            for the embedded default (all-MiniLM-L6-v2: 6 layers x 12 heads).
+        threads: torch threads (default: the usable cores).
+
+    >>> inspector = AttentionInspector()  # doctest: +SKIP
+    >>> weights = inspector("The animal didn't cross the street because it was too tired.")  # doctest: +SKIP
+    >>> weights.shape  # doctest: +SKIP
+    (6, 12, 16, 16)
+    >>> weights.attends_to("it", layer=-1)[0].token  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, model: Model | str | None = None, *, threads: int | None = None, max_tokens: int = 2048
+    ):
+        if isinstance(model, Model):
+            model.module.set_attn_implementation("eager")
+            self.model = model
+        else:
+            self.model = load(model, task="base", attn_implementation="eager")
+        self.runtime = Runtime(
+            self.model.module,
+            threads=threads,
+            max_tokens=max_tokens,
+            pad_token_id=self.model.tokenizer.pad_token_id or 0,
+        )
+
+    def __call__(self, text: str) -> AttentionWeights:
+        return self.weights_many([text])[0]
+
+    def weights_many(self, texts: list[str]) -> list[AttentionWeights]:
+        """Attention of several texts, batched; each text must fit in one model input."""
+        for text in texts:
+            require_text(text, "text")
+        if not texts:
+            return []
+        tokenizer = self.model.tokenizer
+        batch = tokenizer(texts, return_offsets_mapping=True)
+        inputs = {"input_ids": [np.asarray(ids, dtype=np.int64) for ids in batch["input_ids"]]}
+        limit = self.model.max_length
+        for ids in inputs["input_ids"]:
+            if len(ids) > limit:
+                raise InputError(f"the text is {len(ids)} tokens long; the model takes at most {limit}")
+        if uses_token_type_ids(tokenizer):
+            inputs["token_type_ids"] = [np.asarray(t, dtype=np.int64) for t in batch["token_type_ids"]]
+        attentions = self.runtime.forward(inputs, ("attentions",))["attentions"]
+        return [
+            AttentionWeights(
+                text=text,
+                tokens=list(batch.encodings[i].tokens),
+                offsets=np.asarray(batch["offset_mapping"][i], dtype=np.int64).reshape(-1, 2),
+                weights=attentions[i],
+            )
+            for i, text in enumerate(texts)
+        ]
