@@ -16,7 +16,8 @@ from typing import Any
 
 from .errors import ModelLoadError
 
-DEFAULT = "default"
+DEFAULT = "default"  # the embedded default model of a task (trained heads shipped with bertkit)
+BASE = "minilm"  # the bare embedded encoder with a fresh, seeded task head (what training starts from)
 # The file that marks a peft adapter directory (e.g. from `bertkit train qa --lora-export adapter`).
 ADAPTER_CONFIG = "adapter_config.json"
 
@@ -127,7 +128,8 @@ def load(name: str | None = None, task: str = "qa", *, attn_implementation: str 
     """Load tokenizer + model for a task.
 
     Args:
-        name: `None`/`"default"` for the embedded default, a local directory (a model, or a peft adapter
+        name: `None`/`"default"` for the embedded default, `"minilm"` for the bare embedded encoder with
+            a new seeded head (to train from), a local directory (a model, or a peft adapter
             whose adapter_config.json names its base), or a Hub id (online only).
         task: a key of `TASK_AUTO_CLASSES` (`"qa"`, `"mlm"`, `"nsp"`, `"ner"`, `"base"`).
         attn_implementation: `"eager"` where the attention weights themselves are wanted (SDPA does not
@@ -143,6 +145,8 @@ def load(name: str | None = None, task: str = "qa", *, attn_implementation: str 
 def _load(name: str | None, task: str) -> Model:
     if name in (None, DEFAULT):
         return _load_default(task)
+    if name == BASE:
+        return _load_base(task)
     path = resolve_local(name)
     if path and (Path(path) / ADAPTER_CONFIG).is_file() and not (Path(path) / "config.json").is_file():
         return _load_adapter(Path(path), task, shown=name)
@@ -176,13 +180,22 @@ def _load_default(task: str) -> Model:
             module = load_shipped(folder, minilm_dir(), getattr(transformers, TASK_AUTO_CLASSES[task]))
         return Model(tokenizer=tokenizer, module=module, name=DEFAULT, source="default")
 
-    # No trained head is shipped for this task: initialise it from a fixed seed so answers are reproducible.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = _from_pretrained(str(minilm_dir()), task, shown=DEFAULT, **DEFAULT_HEAD_CONFIG.get(task, {}))
-    model.source = "default"
+    # No trained head is shipped for this task: the plain base with a seeded head, and a note saying so.
+    model = _load_base(task)
+    model.name, model.source = DEFAULT, "default"
     if task in UNTRAINED_HEAD_NOTES:
         model.notes.append(UNTRAINED_HEAD_NOTES[task])
+    return model
+
+
+def _load_base(task: str) -> Model:
+    """all-MiniLM-L6-v2 with a new task head initialised from a fixed seed: what training starts from."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = _from_pretrained(str(minilm_dir()), task, shown=BASE, **DEFAULT_HEAD_CONFIG.get(task, {}))
+    model.source = "base"
     return model
 
 

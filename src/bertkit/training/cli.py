@@ -87,8 +87,11 @@ def train_qa(
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the model and checkpoints.")],
     eval_file: Annotated[Path | None, typer.Option("--eval", help="Evaluated after each epoch.")] = None,
     base: Annotated[
-        str | None, typer.Option("--base", help="Model to start from (default: the embedded MiniLM).")
-    ] = None,
+        str,
+        typer.Option(
+            "--base", help="Model to start from: a directory, a Hub id, or minilm (the embedded encoder)."
+        ),
+    ] = "minilm",
     epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 2,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 5e-5,
     batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 16,
@@ -372,8 +375,11 @@ def train_ner(
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the model and checkpoints.")],
     eval_file: Annotated[Path | None, typer.Option("--eval", help="Evaluated after each epoch.")] = None,
     base: Annotated[
-        str | None, typer.Option("--base", help="Model to start from (default: the embedded MiniLM).")
-    ] = None,
+        str,
+        typer.Option(
+            "--base", help="Model to start from: a directory, a Hub id, or minilm (the embedded encoder)."
+        ),
+    ] = "minilm",
     epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 3,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 5e-5,
     batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 16,
