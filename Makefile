@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install system-packages lint bench clean
 
 $(BIN)/bertkit: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,7 +15,20 @@ $(BIN)/bertkit: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-install: $(BIN)/bertkit
+# Debian packages the pictures and the browser test need (a CJK font for Hangul; chromium + its driver),
+# installed only when missing, so this is quick and idempotent. Not root and no sudo: say so and go on.
+SYSTEM_PACKAGES := fonts-noto-cjk chromium chromium-driver
+
+system-packages:
+	@command -v dpkg >/dev/null || { echo "note: not Debian: install $(SYSTEM_PACKAGES) yourself"; exit 0; }; \
+	missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo="sudo -n"; \
+	else echo "note: not root: install $$missing yourself (apt-get install)"; exit 0; fi; \
+	echo "installing $$missing"; \
+	$$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $$missing >/dev/null
+
+install: system-packages $(BIN)/bertkit
 
 run: install
 	$(BIN)/bertkit qa --question "Where does John live?" --context "John lives in New York City."

@@ -35,6 +35,7 @@ ModelOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print pure JSON on stdout.")]
 MaxLengthOpt = Annotated[int | None, typer.Option(help="Tokens per window (special tokens included).")]
 StrideOpt = Annotated[int, typer.Option(help="Tokens shared by consecutive windows.")]
+PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also draw a picture to FILE.png or FILE.svg.")]
 
 
 def emit_json(value: Any) -> None:
@@ -56,12 +57,15 @@ def tokenize(
     max_length: MaxLengthOpt = None,
     stride: StrideOpt = 0,
     as_json: JsonOpt = False,
+    plot: PlotOpt = None,
 ) -> None:
     """Show tokens, ids, segment ids, offsets, sequence and word ids, per window."""
     from .encoding import inspect
     from .loading import load_tokenizer
 
     windows = inspect(load_tokenizer(model), text, pair, max_length=max_length, stride=stride)
+    if plot is not None:
+        save_plot(lambda viz: viz.tokens_figure(windows), plot)
     if as_json:
         emit_json(windows)
         return
@@ -122,6 +126,7 @@ def qa(
     null_threshold: NullThresholdOpt = 0.0,
     dtype: DtypeOpt = "fp32",
     as_json: JsonOpt = False,
+    plot: PlotOpt = None,
 ) -> None:
     """Answer a question from a context of any length (long contexts go through overlapping windows)."""
     from .tasks.qa import QuestionAnswerer
@@ -131,9 +136,15 @@ def qa(
     if context_file is not None:
         context = read_text(context_file)
     answerer = QuestionAnswerer(model, dtype=dtype)
-    answers = answerer(
-        question, context, **qa_settings(top_k, max_answer_len, max_length, stride, no_answer, null_threshold)
-    )
+    settings = qa_settings(top_k, max_answer_len, max_length, stride, no_answer, null_threshold)
+    if plot is None:
+        answers = answerer(question, context, **settings)
+    else:  # the same answers, plus what the model saw, for the picture
+        from .tasks.qa import Answer
+
+        explained = answerer.explain(question, context, **settings)
+        answers = [Answer(**a) for a in explained["answers"]]
+        save_plot(lambda viz: viz.qa_figure(explained), plot)
     show_notes(answerer.model.notes)
     if as_json:
         emit_json([a.to_dict() for a in answers])
@@ -326,6 +337,50 @@ def ner(
         row = [Text(e.label), Text(e.word), str(e.start), str(e.end), f"{e.score:.4f}"]
         table.add_row(*row, *([str(e.index)] if e.index is not None else []))
     out.print(table)
+
+
+def save_plot(draw: Any, path: Path) -> None:
+    """Draw with `draw(viz)` and save to path (.png or .svg); a note on stderr says where."""
+    from . import viz
+
+    if path.suffix.lower() not in viz.FORMATS:
+        raise InputError(f"--plot {path}: use a .png or .svg file name")
+    viz.save(draw(viz), path)
+    err.print(f"wrote {path}", markup=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    model: ModelOpt = None,
+    task_model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task-model",
+            help="TASK=MODEL for the other tasks (fill-mask, nsp, ner, embed, attention); repeatable.",
+        ),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds before a request gets 504.")] = 30.0,
+    batch_window_ms: Annotated[
+        float, typer.Option(help="How long a QA batch waits for more requests (ms).")
+    ] = 1.0,
+) -> None:
+    """HTTP API and web page (GET / for the page, /openapi.json for the schema)."""
+    from .server import OPTIONAL_TASKS, ServerConfig, serve
+
+    task_models: dict[str, str | None] = {}
+    for item in task_model or ():
+        name, sep, value = item.partition("=")
+        if not sep or name not in OPTIONAL_TASKS or not value:
+            known = ", ".join(OPTIONAL_TASKS)
+            raise InputError(f"--task-model {item!r}: expected TASK=MODEL with TASK one of {known}")
+        task_models[name] = value
+    config = ServerConfig(
+        model=model, task_models=task_models, timeout_s=timeout, batch_window_ms=batch_window_ms
+    )
+    err.print(f"bertkit serving on http://{host}:{port}/ (Ctrl-C stops)", markup=False)
+    serve(config, host=host, port=port)
 
 
 @app.command("fill-mask")
