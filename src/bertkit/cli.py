@@ -317,6 +317,7 @@ def ner(
     ] = None,
     dtype: DtypeOpt = "fp32",
     as_json: JsonOpt = False,
+    plot: PlotOpt = None,
 ) -> None:
     """Named entities with character offsets (token classification)."""
     from rich.text import Text
@@ -326,6 +327,8 @@ def ner(
     tagger = EntityTagger(model, dtype=dtype)
     entities = tagger(text, aggregation=aggregation, max_length=max_length, stride=stride)
     show_notes(tagger.model.notes)
+    if plot is not None:
+        save_plot(lambda viz: viz.entities_figure(text, [e.to_dict() for e in entities]), plot)
     if as_json:
         emit_json([e.to_dict() for e in entities])
         return
@@ -364,7 +367,7 @@ def serve(
     timeout: Annotated[float, typer.Option(help="Seconds before a request gets 504.")] = 30.0,
     batch_window_ms: Annotated[
         float, typer.Option(help="How long a QA batch waits for more requests (ms).")
-    ] = 1.0,
+    ] = 0.0,
 ) -> None:
     """HTTP API and web page (GET / for the page, /openapi.json for the schema)."""
     from .server import OPTIONAL_TASKS, ServerConfig, serve
@@ -638,6 +641,12 @@ def attention(
     ] = False,
     model: ModelOpt = None,
     as_json: JsonOpt = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot", help="Also draw FILE.png or FILE.svg: the layer x head maps, or with --token its bars."
+        ),
+    ] = None,
 ) -> None:
     """Attention weights: per token, the tokens it attends to most; with --token, everything one word attends to."""
     from rich.markup import escape
@@ -648,6 +657,8 @@ def attention(
     weights = inspector(text)
     data = weights.to_dict(layer=layer, head=head, word=token, occurrence=occurrence, full=full and as_json)
     show_notes(inspector.model.notes)
+    if plot is not None:
+        save_plot(lambda viz: attention_plot(viz, weights, data), plot)
     if as_json:
         emit_json(data)
         return
@@ -680,6 +691,23 @@ def attention(
             str(i), escape(name), "  ".join(f"{escape(weights.tokens[j])} {matrix[i, j]:.2f}" for j in top)
         )
     out.print(table)
+
+
+def attention_plot(viz: Any, weights: Any, data: dict[str, Any]) -> Any:
+    """The figure of `bertkit attention --plot`: a word's bars with --token, else all maps + one large."""
+    if "attends_to" in data:
+        row = [0.0] * len(weights.tokens)
+        for t in data["attends_to"]:
+            row[t["index"]] = t["weight"]
+        where = f"layer {'mean' if data['layer'] is None else data['layer']}, "
+        where += f"head {'mean' if data['head'] is None else data['head']}"
+        title = f"what {data['word']['text']!r} attends to ({where})"
+        return viz.attends_to_figure(
+            weights.tokens, row, highlight=data["word"]["token_indices"], title=title
+        )
+    layer = -1 if data["layer"] is None else data["layer"]
+    head = 0 if data["head"] is None else data["head"]
+    return viz.attention_figure(weights.weights, weights.tokens, layer=layer, head=head)
 
 
 def register_subcommands() -> None:

@@ -85,7 +85,7 @@ class ServerConfig:
     task_models: dict[str, str | None] = field(default_factory=dict)
     max_body_bytes: int = 1_000_000
     timeout_s: float = 30.0
-    batch_window_ms: float = 1.0
+    batch_window_ms: float = 0.0
     max_batch: int = 32
     max_queue: int = 512
     preload: bool = True
