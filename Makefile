@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install system-packages lint bench clean
+.PHONY: run test install system-packages lint bench default-model clean
 
 $(BIN)/bertkit: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,7 @@ run: install
 	$(BIN)/bertkit qa --question "Where does John live?" --context "John lives in New York City."
 	$(BIN)/bertkit qa --question "Where does John live?" --context "John lives in New York City." --json
 	$(BIN)/bertkit tokenize "Where does John live?" --pair "John lives in New York City."
+	$(BIN)/python examples/long_document.py
 
 test: install
 	$(BIN)/python -m pytest -x -q
@@ -44,6 +45,12 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/qa_inference.py
+
+# Retrain, evaluate and package the embedded default QA model (about an hour on 2 cores).
+default-model: install
+	$(BIN)/python scripts/default_qa_model.py train --output runs/default-qa
+	$(BIN)/python scripts/default_qa_model.py evaluate --model runs/default-qa > runs/default-qa-eval.json
+	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa --bits 4 --metrics runs/default-qa-eval.json
 
 clean:
 	rm -rf $(VENV) .venv-ref build dist *.egg-info
