@@ -286,6 +286,8 @@ def describe_validation(errors: list[dict[str, Any]]) -> tuple[int, str]:
             text = f"must be {expected}"
         else:
             text = str(e.get("msg", "is not valid")).removeprefix("Value error, ")
+            if text.startswith("Input should be"):  # "Input should be less than or equal to 64"
+                text = "must be" + text.removeprefix("Input should be")
             text = text[0].lower() + text[1:] if text else "is not valid"
         messages.append(f"{where} {text}")
     return 422, "; ".join(messages)
@@ -816,6 +818,10 @@ def serve(
     config: ServerConfig, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning"
 ) -> None:
     """Run the server until interrupted."""
+    import warnings
+
     import uvicorn
 
+    # Characters no installed font has (rare planes, private use) draw as boxes; do not log each one.
+    warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False)

@@ -47,7 +47,10 @@ function handle(formId, errorId, run) {
     event.preventDefault();
     showError(errorId, null);
     busy(form, true);
-    try { await run(); } catch (error) { showError(errorId, error); } finally { busy(form, false); }
+    try {
+      await run();
+      await refreshNotes();  // a model loaded for this task may come with a caveat (an untrained head)
+    } catch (error) { showError(errorId, error); } finally { busy(form, false); }
   });
 }
 
@@ -234,6 +237,19 @@ for (const button of document.querySelectorAll("nav button")) {
   button.addEventListener("click", () => selectTab(button.dataset.tab));
 }
 
+function showNotes() {
+  const notes = Object.entries(health.notes || {}).map(([task, list]) => `${task}: ${list.join(" ")}`);
+  $("notes").hidden = !notes.length;
+  $("notes").textContent = notes.join("\n");
+}
+
+async function refreshNotes() {
+  try {
+    health = await (await fetch("/health")).json();
+    showNotes();
+  } catch (error) { /* the notes are a nicety */ }
+}
+
 async function start() {
   try {
     const response = await fetch("/health");
@@ -245,11 +261,7 @@ async function start() {
         button.title = "not available on this server";
       }
     }
-    const notes = Object.entries(health.notes || {}).map(([task, list]) => `${task}: ${list.join(" ")}`);
-    if (notes.length) {
-      $("notes").hidden = false;
-      $("notes").textContent = notes.join("\n");
-    }
+    showNotes();
     document.body.dataset.ready = "true";
   } catch (error) {
     $("status").textContent = `cannot reach the server: ${error.message}`;
