@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
     parser.add_argument("--sequential", type=int, default=200, help="sequential-phase requests")
     parser.add_argument("--max-seconds", type=float, default=300, help="time bound of each phase")
-    parser.add_argument("--batch-window-ms", type=float, default=1.0)
+    parser.add_argument("--batch-window-ms", type=float, default=0.0)
     parser.add_argument("--max-batch", type=int, default=32, help="1 turns micro-batching off")
     parser.add_argument("--output", type=Path, help="also write the JSON here")
     args = parser.parse_args()
