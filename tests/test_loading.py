@@ -53,7 +53,7 @@ def test_shipped_default_is_small_and_verified(tmp_path, monkeypatch):
 
     from bertkit import default_models
 
-    folder = default_models.shipped("default-qa")
+    folder = default_models.shipped("qa")
     assert folder is not None
     assert (folder / "delta.safetensors").stat().st_size < 10_000_000
     # A damaged delta is refused, not silently used.

@@ -20,11 +20,21 @@ from typing import Any
 from .errors import ModelLoadError
 
 MODELS = Path(__file__).resolve().parent / "models"
+# The shipped model of each task. One BERT pre-training model (masked-LM and next-sentence heads over one
+# encoder) serves both fill-mask and NSP: its delta holds both heads, and each task keeps the tensors its
+# model class has.
+TASK_MODELS = {
+    "qa": "default-qa",
+    "ner": "default-ner",
+    "mlm": "default-pretraining",
+    "nsp": "default-pretraining",
+    "pretraining": "default-pretraining",
+}
 
 
-def shipped(name: str) -> Path | None:
-    """The folder of a shipped default model, or None when bertkit ships none under that name."""
-    folder = MODELS / name
+def shipped(task: str) -> Path | None:
+    """The folder of the shipped default model of a task, or None when bertkit ships none for it."""
+    folder = MODELS / TASK_MODELS.get(task, f"default-{task}")
     return folder if (folder / "manifest.json").is_file() else None
 
 
@@ -56,6 +66,9 @@ def load_shipped(folder: Path, base_dir: Path, auto_class: Any) -> Any:
     merged = apply(base, delta)
     expected = set(module.state_dict())
     state = {k: v for k, v in merged.items() if k in expected}
+    if "cls.predictions.decoder.weight" in expected:  # tied to the word embeddings, stored once
+        state.setdefault("cls.predictions.decoder.weight", state["bert.embeddings.word_embeddings.weight"])
+        state.setdefault("cls.predictions.decoder.bias", state["cls.predictions.bias"])
     missing = expected - set(state)
     if missing:
         raise ModelLoadError(f"the shipped model {folder.name} lacks tensors: {sorted(missing)[:3]}")

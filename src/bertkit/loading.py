@@ -27,6 +27,7 @@ TASK_AUTO_CLASSES = {
     "mlm": "AutoModelForMaskedLM",
     "nsp": "AutoModelForNextSentencePrediction",
     "ner": "AutoModelForTokenClassification",
+    "pretraining": "AutoModelForPreTraining",  # masked-LM + next-sentence heads (BERT's pre-training model)
     "base": "AutoModel",
 }
 # The labels of the untrained default NER head (CoNLL-2003's types, BIO) until a trained one ships.
@@ -131,7 +132,7 @@ def load(name: str | None = None, task: str = "qa", *, attn_implementation: str 
         name: `None`/`"default"` for the embedded default, `"minilm"` for the bare embedded encoder with
             a new seeded head (to train from), a local directory (a model, or a peft adapter
             whose adapter_config.json names its base), or a Hub id (online only).
-        task: a key of `TASK_AUTO_CLASSES` (`"qa"`, `"mlm"`, `"nsp"`, `"ner"`, `"base"`).
+        task: a key of `TASK_AUTO_CLASSES` (`"qa"`, `"mlm"`, `"nsp"`, `"ner"`, `"pretraining"`, `"base"`).
         attn_implementation: `"eager"` where the attention weights themselves are wanted (SDPA does not
             return them); None keeps transformers' choice.
     """
@@ -168,12 +169,11 @@ def resolve_local(name: str) -> str | None:
 
 
 def _load_default(task: str) -> Model:
-    import torch
     import transformers
 
     from .default_models import load_shipped, shipped
 
-    folder = shipped(f"default-{task}")
+    folder = shipped(task)
     if folder is not None:
         with _translate_errors(DEFAULT, str(folder)):
             tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir())

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -30,6 +31,9 @@ err = Console(stderr=True, highlight=False)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print pure JSON on stdout.")]
 MaxLengthOpt = Annotated[int, typer.Option(help="Tokens per window (special tokens included).")]
 StrideOpt = Annotated[int, typer.Option(help="Tokens shared by consecutive windows.")]
+FreezeEmbeddingsOpt = Annotated[
+    bool, typer.Option(help="Keep the word embeddings frozen (smaller deltas to ship).")
+]
 MetricOpt = Annotated[
     str | None,
     typer.Option(help="squad, squad_v2 or korquad (default: from the data file's version)."),
@@ -104,9 +108,7 @@ def train_qa(
         float, typer.Option(help="Fraction of windows without the answer to keep.")
     ] = 1.0,
     bf16: Annotated[bool, typer.Option("--bf16/--no-bf16", help="bfloat16 autocast.")] = False,
-    freeze_embeddings: Annotated[
-        bool, typer.Option(help="Keep the word embeddings frozen (smaller deltas to ship).")
-    ] = False,
+    freeze_embeddings: FreezeEmbeddingsOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, data order and sampling.")] = 0,
     max_steps: Annotated[
         int | None, typer.Option(help="Stop after this many optimizer steps (resumable).")
@@ -403,6 +405,7 @@ def train_ner(
         int | None, typer.Option(help="Stop after this many optimizer steps (resumable).")
     ] = None,
     save_every_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (0: per epoch).")] = 0,
+    freeze_embeddings: FreezeEmbeddingsOpt = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -427,6 +430,7 @@ def train_ner(
         seed=seed,
         max_steps=max_steps,
         save_every_steps=save_every_steps,
+        freeze_embeddings=freeze_embeddings,
     )
     config.check()
     sentences = [s for path in train for s in load_ner_data(path, scheme, klue_level).sentences]
@@ -520,3 +524,176 @@ def evaluate_ner(
     )
     out.print(table)
     out.print(f"{scores['n']} sentences", markup=False)
+
+
+def read_corpus(paths: list[Path], fmt: str, field: str) -> Iterator[str]:
+    """The documents of corpus files, streamed (see `tokenizer_training.read_texts`)."""
+    from ..tokenizer_training import read_texts
+
+    for path in paths:
+        yield from read_texts(path, fmt, field)
+
+
+CorpusFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="auto (by suffix), text (a document per line), blocks (blank-line separated), jsonl or squad.",
+    ),
+]
+FieldOpt = Annotated[str, typer.Option(help="The JSONL field holding the text.")]
+NspOpt = Annotated[bool, typer.Option("--nsp", help="Sentence pairs and the next-sentence head too.")]
+
+
+@train_app.command("mlm")
+def train_mlm(
+    corpus: Annotated[list[Path], typer.Argument(help="Corpus files (text, blocks, JSONL or SQuAD JSON).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the model and checkpoints.")],
+    base: Annotated[
+        str | None,
+        typer.Option(help="Model to continue pre-training: a directory, a Hub id, or minilm (the default)."),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help="A config.json to build a new model from (pre-training from scratch)."),
+    ] = None,
+    tokenizer: Annotated[
+        Path | None, typer.Option(help="With --config: the tokenizer directory (e.g. from train-tokenizer).")
+    ] = None,
+    eval_files: Annotated[
+        list[Path] | None, typer.Option("--eval", help="Held-out corpus file; repeat for more.")
+    ] = None,
+    held_out_every: Annotated[
+        int, typer.Option(help="Without --eval: hold out every N-th document (0: no evaluation).")
+    ] = 20,
+    corpus_format: CorpusFormatOpt = "auto",
+    field: FieldOpt = "text",
+    nsp: NspOpt = False,
+    whole_word_mask: Annotated[
+        bool, typer.Option("--whole-word-mask", help="Mask whole words, not single sub-tokens.")
+    ] = False,
+    mask_prob: Annotated[float, typer.Option(help="Fraction of tokens (or words) to predict.")] = 0.15,
+    max_length: MaxLengthOpt = 128,
+    epochs: Annotated[int, typer.Option(help="Passes over the corpus.")] = 3,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 1e-4,
+    batch_size: Annotated[int, typer.Option(help="Rows per forward pass.")] = 32,
+    grad_accum: Annotated[int, typer.Option(help="Forward passes per optimizer step.")] = 1,
+    warmup_ratio: Annotated[float, typer.Option(help="Fraction of steps to warm up over.")] = 0.06,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
+    bf16: Annotated[bool, typer.Option("--bf16/--no-bf16", help="bfloat16 autocast.")] = False,
+    freeze_embeddings: FreezeEmbeddingsOpt = False,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, pairs, batch order and masks.")] = 0,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop after this many optimizer steps (resumable).")
+    ] = None,
+    save_every_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (0: per epoch).")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Masked-LM (+ next-sentence) training: continue pre-training a model on your corpus, or pre-train a
+    new one from a config; reports held-out masked-token accuracy and perplexity after each epoch."""
+    from ..loading import load
+    from .mlm import MLMTrainConfig, held_out, new_model
+    from .mlm import train as run_training
+
+    if config_file is not None and base is not None:
+        raise InputError("give --base (continue pre-training) or --config (a new model), not both")
+    if tokenizer is not None and config_file is None:
+        raise InputError("--tokenizer goes with --config (a continued model keeps its base's tokenizer)")
+    if held_out_every < 0:
+        raise InputError(f"--held-out-every must not be negative, got {held_out_every}")
+    config = MLMTrainConfig(
+        output_dir=str(output),
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        warmup_ratio=warmup_ratio,
+        weight_decay=weight_decay,
+        max_length=max_length,
+        mask_prob=mask_prob,
+        whole_word_mask=whole_word_mask,
+        nsp=nsp,
+        bf16=bf16,
+        freeze_embeddings=freeze_embeddings,
+        seed=seed,
+        max_steps=max_steps,
+        save_every_steps=save_every_steps,
+    )
+    config.check()
+    texts: Any = read_corpus(corpus, corpus_format, field)
+    held: Any = None
+    if eval_files:
+        held = read_corpus(eval_files, corpus_format, field)
+    elif held_out_every:
+        texts, held = held_out(texts, held_out_every)
+    task = "pretraining" if nsp else "mlm"
+    model = (
+        new_model(config_file, tokenizer, nsp, seed)
+        if config_file is not None
+        else load(base or "minilm", task)
+    )
+    result = run_training(model, texts, config, held, resume=resume)
+    summary = {
+        "output": result.output_dir,
+        "steps": result.global_step,
+        "completed": result.completed,
+        "rows": result.rows,
+        "examples_per_second": result.examples_per_second,
+        "history": result.history,
+        "best": result.best,
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    if result.history:
+        table = Table(title="held-out evaluation after each epoch")
+        columns = ["epoch", "step", "top-1 %", "top-5 %", "perplexity"] + (["NSP %"] if nsp else [])
+        for column in columns:
+            table.add_column(column, justify="right")
+        for entry in result.history:
+            best = " *" if entry == result.best else ""
+            cells = [
+                str(entry["epoch"]),
+                str(entry["step"]),
+                f"{entry['masked_accuracy']:.2f}{best}",
+                f"{entry['top5_accuracy']:.2f}",
+                f"{entry['perplexity']:.2f}",
+            ]
+            table.add_row(*cells, *([f"{entry.get('nsp_accuracy', 0.0):.2f}"] if nsp else []))
+        out.print(table)
+    state = "finished" if result.completed else f"stopped at step {result.global_step} (--resume continues)"
+    out.print(f"{state}; model written to {result.output_dir}", markup=False)
+
+
+@evaluate_app.command("mlm")
+def evaluate_mlm(
+    data: Annotated[list[Path], typer.Argument(help="Held-out corpus files.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model to score ('default' for the embedded one).")
+    ] = None,
+    corpus_format: CorpusFormatOpt = "auto",
+    field: FieldOpt = "text",
+    nsp: NspOpt = False,
+    max_length: MaxLengthOpt = 128,
+    seed: Annotated[int, typer.Option(help="Seed of the sentence pairs.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Masked-token top-1/top-5 accuracy and perplexity (and NSP accuracy) of a model on held-out text."""
+    from ..loading import load
+    from .mlm import MLMTrainConfig, evaluate, pretraining_rows
+
+    loaded = load(model, "pretraining" if nsp else "mlm")
+    for note in loaded.notes:
+        err.print(f"note: {note}", markup=False, style="yellow")
+    rows = pretraining_rows(loaded.tokenizer, read_corpus(data, corpus_format, field), max_length, nsp, seed)
+    scores = evaluate(loaded, rows, MLMTrainConfig(max_length=max_length, nsp=nsp))
+    if as_json:
+        emit_json(scores)
+        return
+    table = Table()
+    for column in ("metric", "value"):
+        table.add_column(column)
+    for key, value in scores.items():
+        table.add_row(key, f"{value:.2f}" if isinstance(value, float) else str(value))
+    out.print(table)

@@ -21,12 +21,7 @@ read it), `train_summary.json`, and `checkpoints/step-NNNNNNN/` (the latest and 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import math
-import random
-import shutil
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,25 +33,11 @@ from ..errors import InputError
 from ..loading import Model, quiet_transformers
 from ..runtime import cpu_threads, pad
 from ..tasks.ner import AGGREGATIONS, EntityTagger, best_window_tokens, token_windows
-from .loop import (
-    STATE_FILE,
-    checkpoints,
-    epoch_batches,
-    export_model,
-    linear_schedule,
-    load_weights,
-    make_optimizer,
-    make_progress,
-    rng_states,
-    save_checkpoint,
-    set_rng_states,
-    write_json_atomically,
-)
+from .fit import Job, fit
+from .loop import checkpoints
 from .ner_data import NERDataset, NERSentence, entity_scores, tags_from_entities
 
 IGNORE = -100  # the label the loss skips
-# Settings a resumed run may change; all others change what the run computes and must stay as they were.
-RESUMABLE_CHANGES = ("output_dir", "eval_every_epoch", "max_steps", "save_every_steps")
 
 
 @dataclass
@@ -82,6 +63,7 @@ class NERTrainConfig:
         save_every_steps: also checkpoint every this many optimizer steps (0 = at epoch ends only).
         group_by_length: batch windows of similar length together (less padding).
         pad_to_max_length: pad every batch to max_length (slower; for comparisons).
+        freeze_embeddings: keep the word embeddings as they are (a shipped delta then stays small).
     """
 
     output_dir: str = "runs/ner"
@@ -103,6 +85,7 @@ class NERTrainConfig:
     save_every_steps: int = 0
     group_by_length: bool = True
     pad_to_max_length: bool = False
+    freeze_embeddings: bool = False
 
     def check(self) -> None:
         """Raise `InputError` for settings that cannot work."""
@@ -350,32 +333,6 @@ def ner_loss(module: Any, batch: dict[str, Any], bf16: bool) -> Any:
     )
 
 
-def train_step(
-    module: Any,
-    optimizer: Any,
-    scheduler: Any,
-    features: NERFeatures,
-    group: list[np.ndarray],
-    config: NERTrainConfig,
-    width: int | None,
-    pad_id: int,
-) -> float:
-    """One optimizer step over `group` (grad_accum batches); returns the mean loss."""
-    import torch
-
-    total = 0.0
-    for rows in group:
-        loss = ner_loss(module, collate(features, rows, width, pad_id), config.bf16) / len(group)
-        loss.backward()
-        total += loss.item()
-    if config.max_grad_norm > 0:
-        torch.nn.utils.clip_grad_norm_(module.parameters(), config.max_grad_norm)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-    return total
-
-
 # --- evaluation ---------------------------------------------------------------------------------------------
 
 
@@ -434,50 +391,6 @@ def evaluate(
     return entity_scores([s.tags for s in dataset.sentences], predicted)
 
 
-def evaluate_epoch(
-    model: Model, eval_data: NERDataset, config: NERTrainConfig, epoch: int, step: int, threads: int
-) -> dict:
-    """Scores after an epoch, then back to training mode."""
-    dtype = "bf16" if config.bf16 else "fp32"
-    scores = evaluate(
-        model, eval_data, config.aggregation, config.max_length, config.stride, dtype, threads=threads
-    )
-    model.module.train()
-    return {
-        "epoch": epoch + 1,
-        "step": step,
-        "precision": scores["precision"],
-        "recall": scores["recall"],
-        "f1": scores["f1"],
-    }
-
-
-# --- checkpoints --------------------------------------------------------------------------------------------
-
-
-def restore(
-    checkpoint: Path, module: Any, optimizer: Any, scheduler: Any, settings: dict[str, Any], data_hash: str
-) -> dict[str, Any]:
-    """Load a checkpoint into the module, optimizer, scheduler and RNGs; return the loop state."""
-    import torch
-
-    saved = torch.load(checkpoint / STATE_FILE, weights_only=True)
-    if "labels" not in saved.get("settings", {}):
-        raise InputError(f"cannot resume from {checkpoint}: it is not a checkpoint of NER training")
-    defaults = {f.name: f.default for f in dataclasses.fields(NERTrainConfig)}
-    for key, value in settings.items():
-        was = saved["settings"].get(key, defaults.get(key))
-        if was != value:
-            raise InputError(f"cannot resume from {checkpoint}: {key} was {was!r}, now {value!r}")
-    if saved["data"] != data_hash:
-        raise InputError(f"cannot resume from {checkpoint}: the training data differ from that run's")
-    load_weights(module, checkpoint)
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    set_rng_states(saved["rng"])
-    return {k: saved[k] for k in ("epoch", "step_in_epoch", "global_step", "order", "history", "best")}
-
-
 # --- training -----------------------------------------------------------------------------------------------
 
 
@@ -511,14 +424,13 @@ def train(
     quiet_transformers()
     if not sentences:
         raise InputError("no training sentences")
-    out_dir = Path(config.output_dir)
     module, tokenizer = model.module, model.tokenizer
     positions = module.config.max_position_embeddings
     if config.max_length > positions:
         raise InputError(f"max_length {config.max_length} exceeds the model's {positions} positions")
-    if checkpoints(out_dir) and not resume:
+    if checkpoints(Path(config.output_dir)) and not resume:
         raise InputError(
-            f"{out_dir} already holds checkpoints: resume with --resume, or use another --output"
+            f"{config.output_dir} already holds checkpoints: resume with --resume, or use another --output"
         )
     if labels is None:
         from .ner_data import label_set
@@ -528,120 +440,44 @@ def train(
     labels = list(labels)
     threads = threads or cpu_threads()
     torch.set_num_threads(threads)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
     set_labels(model, labels, config.seed)
+    if config.freeze_embeddings:
+        module.get_input_embeddings().weight.requires_grad_(False)
 
     features = ner_train_features(
         tokenizer, sentences, labels, config.max_length, config.stride, config.label_all_tokens
     )
     if not len(features):
         raise InputError("the training sentences give no labelled tokens")
-    lengths = features.lengths
-    batches_per_epoch = math.ceil(len(features) / config.batch_size)
-    steps_per_epoch = math.ceil(batches_per_epoch / config.grad_accum)
-    total_steps = steps_per_epoch * config.epochs
-    optimizer = make_optimizer(module, config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, linear_schedule(int(config.warmup_ratio * total_steps), total_steps)
-    )
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in RESUMABLE_CHANGES}
-    settings["labels"] = labels
-    data_hash = fingerprint(features)
-    state: dict[str, Any] = {
-        "epoch": 0,
-        "step_in_epoch": 0,
-        "global_step": 0,
-        "order": None,
-        "history": [],
-        "best": None,
-    }
-    latest = checkpoints(out_dir)[-1] if resume and checkpoints(out_dir) else None
-    if latest is not None:
-        state = restore(latest, module, optimizer, scheduler, settings, data_hash)
-
-    def save(epoch: int, step_in_epoch: int, order: list[np.ndarray] | None) -> None:
-        """Checkpoint at an optimizer-step boundary; `order` is the epoch's batches when inside an epoch."""
-        batches = None if order is None else [b.tolist() for b in order]
-        state.update(epoch=epoch, step_in_epoch=step_in_epoch, order=batches)
-        path = out_dir / "checkpoints" / f"step-{state['global_step']:07d}"
-        full = dict(state, settings=settings, data=data_hash, rng=rng_states())
-        full.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
-        save_checkpoint(path, model, full)
-        keep = {path.name, f"step-{state['best']['step']:07d}" if state["best"] else ""}
-        for old in checkpoints(out_dir):
-            if old.name not in keep:
-                shutil.rmtree(old)
-
     width = config.max_length if config.pad_to_max_length else None
     pad_id = tokenizer.pad_token_id or 0
-    stop_at = min(total_steps, config.max_steps or total_steps)
-    bar = make_progress(progress)
-    epoch_shown = min(state["epoch"] + 1, config.epochs)
-    task = bar.add_task(
-        "train", total=stop_at, completed=state["global_step"], loss=0.0, rate=0, epoch=epoch_shown
-    )
-    seen, busy = 0, 0.0
-    module.train()
-    with bar:
-        for epoch in range(state["epoch"], config.epochs):
-            if state["global_step"] >= stop_at:
-                break
-            if epoch == state["epoch"] and state["order"] is not None:  # resuming inside this epoch
-                order = [np.asarray(b, dtype=np.int64) for b in state["order"]]
-                first_step = state["step_in_epoch"]
-            else:
-                order = epoch_batches(lengths, config.batch_size, config.seed, epoch, config.group_by_length)
-                first_step = 0
-            done = first_step
-            for step_in_epoch in range(first_step, steps_per_epoch):
-                group = order[step_in_epoch * config.grad_accum : (step_in_epoch + 1) * config.grad_accum]
-                tic = time.perf_counter()
-                loss = train_step(module, optimizer, scheduler, features, group, config, width, pad_id)
-                busy += time.perf_counter() - tic
-                seen += sum(len(rows) for rows in group)
-                state["global_step"] += 1
-                bar.update(task, advance=1, loss=loss, rate=seen / busy, epoch=epoch + 1)
-                if progress and not bar.console.is_terminal and state["global_step"] % 25 == 0:
-                    bar.console.print(
-                        f"epoch {epoch + 1} step {step_in_epoch + 1}/{steps_per_epoch} loss {loss:.4f} "
-                        f"{seen / busy:.1f} ex/s"
-                    )
-                done = step_in_epoch + 1
-                inside = done < steps_per_epoch  # at the epoch's end, the checkpoint follows the evaluation
-                if inside and state["global_step"] >= stop_at:
-                    save(epoch, done, order)
-                    break
-                if inside and config.save_every_steps and state["global_step"] % config.save_every_steps == 0:
-                    save(epoch, done, order)
-            if done < steps_per_epoch:
-                break  # stopped by max_steps inside the epoch
-            if eval_data is not None and config.eval_every_epoch:
-                entry = evaluate_epoch(model, eval_data, config, epoch, state["global_step"], threads)
-                if progress:
-                    bar.console.print(
-                        f"epoch {entry['epoch']}: precision {entry['precision']:.2f}, "
-                        f"recall {entry['recall']:.2f}, F1 {entry['f1']:.2f}"
-                    )
-                state["history"].append(entry)
-                if state["best"] is None or entry["f1"] > state["best"]["f1"]:
-                    state["best"] = entry
-            save(epoch + 1, 0, None)
 
-    module.eval()
-    chosen = state["best"]["step"] if state["best"] else state["global_step"]
-    result = TrainResult(
-        output_dir=str(out_dir),
-        global_step=state["global_step"],
-        completed=state["epoch"] >= config.epochs,
-        history=state["history"],
-        best=state["best"],
-        windows=len(features),
-        examples_per_second=seen / busy if busy else 0.0,
+    def scores() -> dict[str, Any]:
+        dtype = "bf16" if config.bf16 else "fp32"
+        found = evaluate(
+            model, eval_data, config.aggregation, config.max_length, config.stride, dtype, threads=threads
+        )  # type: ignore[arg-type]
+        torch.set_num_threads(threads)
+        return {k: found[k] for k in ("precision", "recall", "f1")}
+
+    job = Job(
+        lengths=features.lengths,
+        collate=lambda rows, _seed: collate(features, rows, width, pad_id),
+        loss=lambda module, batch: ner_loss(module, batch, bf16=False),  # `fit` runs it under autocast
+        evaluate=scores if eval_data is not None else None,
+        score="f1",
+        data_hash=fingerprint(features),
+        settings={"labels": labels},
+        summary=lambda e: f"precision {e['precision']:.2f}, recall {e['recall']:.2f}, F1 {e['f1']:.2f}",
+    )
+    result = fit(model, job, config, resume=resume, progress=progress)
+    return TrainResult(
+        output_dir=result.output_dir,
+        global_step=result.global_step,
+        completed=result.completed,
+        history=result.history,
+        best=result.best,
+        windows=result.rows,
+        examples_per_second=result.examples_per_second,
         labels=labels,
     )
-    export_model(out_dir / "checkpoints" / f"step-{chosen:07d}", out_dir)
-    summary = dict(dataclasses.asdict(result), config=dataclasses.asdict(config), model_step=chosen)
-    write_json_atomically(out_dir / "train_summary.json", summary)
-    return result

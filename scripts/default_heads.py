@@ -1,0 +1,172 @@
+"""Recipes of bertkit's embedded default heads besides QA: masked-LM + next-sentence (one BERT pre-training
+model serves `fill-mask` and `nsp`) and English NER. Each starts from all-MiniLM-L6-v2.
+
+    python scripts/default_heads.py train pretraining [--resume]   # CPU, ~30 min
+    python scripts/default_heads.py train ner [--resume]           # CPU, ~5 min
+    python scripts/default_heads.py evaluate pretraining|ner       # held-out figures (JSON on stdout)
+    python scripts/default_heads.py package pretraining|ner        # write src/bertkit/models/default-<name>
+
+Pre-training data: the English text here (wikitext-2 raw, the SQuAD and TyDi English training contexts);
+every 20th wikitext paragraph is held out for evaluation. NER: btc-train, model selection on btc-dev;
+btc-test and wnut17-test (its person/location/corporation+group mapped to PER/LOC/ORG) are read by
+`evaluate` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("BERTKIT_DATA", ROOT.parent / "shared" / "data"))
+RUNS = ROOT / "runs"
+HELD_OUT_EVERY = 20
+
+PRETRAINING = dict(
+    epochs=4,
+    lr=1e-4,
+    batch_size=32,
+    warmup_ratio=0.06,
+    weight_decay=0.01,
+    max_length=128,
+    mask_prob=0.15,
+    whole_word_mask=False,
+    nsp=True,
+    bf16=True,
+    freeze_embeddings=True,
+    seed=0,
+    save_every_steps=100,
+)
+NER = dict(
+    epochs=4,
+    lr=8e-5,
+    batch_size=32,
+    max_length=128,
+    stride=32,
+    bf16=True,
+    freeze_embeddings=True,
+    seed=0,
+    save_every_steps=100,
+)
+# WNUT-17's types that are PER/LOC/ORG in the default model's terms (the others are left out).
+WNUT_TO_BTC = {"person": "PER", "location": "LOC", "corporation": "ORG", "group": "ORG"}
+
+
+def english_documents() -> tuple[list[str], list[str]]:
+    """(training, held-out) documents: paragraphs of wikitext-2 and of the QA training contexts."""
+    from bertkit.tokenizer_training import read_texts
+    from bertkit.training.data import load_qa_file
+    from bertkit.training.mlm import held_out
+
+    wiki = [t.strip() for t in read_texts(DATA / "text" / "wikitext2-test-raw.txt")]
+    wiki = [t for t in wiki if not (t.startswith("=") and t.endswith("="))]  # headings
+    train, held = held_out(wiki, HELD_OUT_EVERY)
+    for path in (DATA / "squad-v1.1-train.json", DATA / "tydiqa" / "tydiqa-goldp-en-train.json"):
+        train += list(dict.fromkeys(e.context for e in load_qa_file(path).examples))
+    return train, held
+
+
+def train(args) -> None:
+    from bertkit.loading import load
+
+    if args.name == "pretraining":
+        from bertkit.training.mlm import MLMTrainConfig
+        from bertkit.training.mlm import train as run
+
+        texts, held = english_documents()
+        print(f"{len(texts)} training documents, {len(held)} held out", file=sys.stderr)
+        config = MLMTrainConfig(output_dir=str(RUNS / "default-pretraining"), **PRETRAINING)
+        result = run(load("minilm", "pretraining"), texts, config, held, resume=args.resume)
+    else:
+        from bertkit.training.ner_data import load_ner_file
+        from bertkit.training.ner_train import NERTrainConfig
+        from bertkit.training.ner_train import train as run
+
+        sentences = load_ner_file(DATA / "ner" / "btc-train.conll").sentences
+        dev = load_ner_file(DATA / "ner" / "btc-dev.conll")
+        config = NERTrainConfig(output_dir=str(RUNS / "default-ner"), **NER)
+        result = run(load("minilm", "ner"), sentences, config, dev, resume=args.resume)
+    print(json.dumps({"best": result.best, "history": result.history}, default=str))
+
+
+def wnut_as_btc():
+    """wnut17-test with its types mapped to PER/LOC/ORG (other types become O)."""
+    import dataclasses
+
+    from bertkit.training.ner_data import NERDataset, load_ner_file
+
+    data = load_ner_file(DATA / "ner" / "wnut17-test.conll")
+
+    def mapped(tag: str) -> str:
+        kind = WNUT_TO_BTC.get(tag[2:]) if tag != "O" else None
+        return f"{tag[:2]}{kind}" if kind else "O"
+
+    sentences = [dataclasses.replace(s, tags=[mapped(t) for t in s.tags]) for s in data.sentences]
+    return NERDataset(sentences, path=f"{data.path} (PER/LOC/ORG)")
+
+
+def evaluate(args) -> None:
+    from bertkit.loading import load
+
+    model_dir = args.model or str(RUNS / f"default-{args.name}")
+    report = {}
+    if args.name == "pretraining":
+        from bertkit.training.mlm import MLMTrainConfig, pretraining_rows
+        from bertkit.training.mlm import evaluate as score
+
+        _, held = english_documents()
+        config = MLMTrainConfig(**{k: v for k, v in PRETRAINING.items() if k != "save_every_steps"})
+        for task in ("pretraining",):
+            model = load(model_dir, task)
+            rows = pretraining_rows(model.tokenizer, held, config.max_length, nsp=True, seed=config.seed + 1)
+            report["wikitext2-held-out"] = {k: round(v, 2) for k, v in score(model, rows, config).items()}
+    else:
+        from bertkit.training.ner_data import load_ner_file
+        from bertkit.training.ner_train import evaluate as score
+
+        model = load(model_dir, "ner")
+        for name, data in (
+            ("btc-test", load_ner_file(DATA / "ner" / "btc-test.conll")),
+            ("wnut17-test (PER/LOC/ORG)", wnut_as_btc()),
+        ):
+            scores = score(model, data)
+            report[name] = {k: round(scores[k], 2) for k in ("precision", "recall", "f1")}
+            print(name, report[name], file=sys.stderr, flush=True)
+    print(json.dumps(report, indent=2))
+
+
+def package(args) -> None:
+    from default_qa_model import write_shipped  # the same packaging as the QA model
+
+    recipe = PRETRAINING if args.name == "pretraining" else NER
+    model_dir = Path(args.model or RUNS / f"default-{args.name}")
+    write_shipped(f"default-{args.name}", model_dir, args.bits, recipe, args.metrics)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in ("train", "evaluate", "package"):
+        p = sub.add_parser(command)
+        p.add_argument("name", choices=("pretraining", "ner"))
+        if command == "train":
+            p.add_argument("--resume", action="store_true")
+        else:
+            p.add_argument("--model", default=None)
+        if command == "package":
+            p.add_argument("--bits", type=int, default=4)
+            p.add_argument("--metrics", help="JSON file with the evaluation report to record")
+    args = parser.parse_args()
+    {"train": train, "evaluate": evaluate, "package": package}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
