@@ -104,16 +104,11 @@ def not_blank(value: str) -> str:
     return value
 
 
-def Text(max_chars: int, description: str) -> Any:  # noqa: N802 - a type factory
-    return Annotated[
-        str, Field(min_length=1, max_length=max_chars, description=description), AfterValidator(not_blank)
-    ]
-
-
-Question = Text(MAX_QUESTION_CHARS, "The question.")
-Context = Text(
-    MAX_TEXT_CHARS, "The text to answer from (any length up to the limit: long ones are windowed)."
-)
+# Non-blank strings of at most so many characters (each field says what it holds in its description).
+QuestionText = Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS), AfterValidator(not_blank)]
+LongText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(not_blank)]
+PlotText = Annotated[str, Field(min_length=1, max_length=MAX_PLOT_CHARS), AfterValidator(not_blank)]
+WordText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(not_blank)]
 TopK = Annotated[int, Field(ge=1, le=20, description="Answers to return.")]
 MaxAnswerLen = Annotated[int, Field(ge=1, le=512, description="Longest answer, in tokens.")]
 
@@ -123,8 +118,8 @@ class Strict(BaseModel):
 
 
 class QARequest(Strict):
-    question: Question
-    context: Context
+    question: QuestionText = Field(description="The question.")
+    context: LongText = Field(description="The text to answer from (long ones are windowed).")
     top_k: TopK = 1
     max_answer_len: MaxAnswerLen = 30
 
@@ -149,8 +144,8 @@ class QABatchResponse(BaseModel):
 
 
 class TokenizeRequest(Strict):
-    text: Text(MAX_TEXT_CHARS, "The text (the first sequence).")
-    pair: Text(MAX_TEXT_CHARS, "An optional second sequence.") | None = None
+    text: LongText = Field(description="The text (the first sequence).")
+    pair: LongText | None = Field(None, description="An optional second sequence.")
     max_length: Annotated[int, Field(ge=2, le=8192, description="Tokens per window.")] | None = None
     stride: Annotated[int, Field(ge=0, le=8192, description="Tokens shared by windows.")] = 0
 
@@ -160,63 +155,58 @@ class TokenizeResponse(BaseModel):
 
 
 class FillMaskRequest(Strict):
-    text: Text(MAX_TEXT_CHARS, "A text with one or more mask tokens ([MASK] for BERT).")
+    text: LongText = Field(description="A text with one or more mask tokens ([MASK] for BERT).")
     top_k: TopK = 5
 
 
 class NSPRequest(Strict):
-    first: Text(MAX_TEXT_CHARS, "The first sentence.")
-    second: Text(MAX_TEXT_CHARS, "The candidate next sentence.") | None = None
-    candidates: (
-        Annotated[list[Text(MAX_TEXT_CHARS, "A candidate.")], Field(min_length=1, max_length=MAX_TEXTS)]
-        | None
-    ) = None
+    first: LongText = Field(description="The first sentence.")
+    second: LongText | None = Field(None, description="The candidate next sentence.")
+    candidates: Annotated[list[LongText], Field(min_length=1, max_length=MAX_TEXTS)] | None = None
 
 
 class NERRequest(Strict):
-    text: Text(MAX_TEXT_CHARS, "The text to tag.")
+    text: LongText = Field(description="The text to tag.")
     aggregation: Literal["none", "simple", "first", "average", "max"] = "first"
 
 
 class EmbedRequest(Strict):
-    texts: Annotated[
-        list[Text(MAX_TEXT_CHARS, "A text.")], Field(min_length=1, max_length=MAX_TEXTS, description="Texts.")
-    ]
+    texts: Annotated[list[LongText], Field(min_length=1, max_length=MAX_TEXTS, description="Texts.")]
     normalize: bool = True
     similarity: bool = Field(False, description="Also return the cosine similarity matrix.")
 
 
 class AttentionRequest(Strict):
-    text: Text(MAX_PLOT_CHARS, "The text (one model input).")
+    text: PlotText = Field(description="The text (one model input).")
     layer: Annotated[int, Field(ge=-64, le=64)] | None = Field(None, description="None: mean over layers.")
     head: Annotated[int, Field(ge=-64, le=64)] | None = Field(None, description="None: mean over heads.")
-    word: Text(200, "Also say what this word attends to.") | None = None
+    word: WordText | None = Field(None, description="Also say what this word attends to.")
     occurrence: Annotated[int, Field(ge=1, le=1000)] = 1
 
 
 class PlotAttentionRequest(Strict):
-    text: Text(MAX_PLOT_CHARS, "The text (one model input).")
+    text: PlotText = Field(description="The text (one model input).")
     layer: Annotated[int, Field(ge=-64, le=64)] = -1
     head: Annotated[int, Field(ge=-64, le=64)] = 0
 
 
 class PlotAttendsToRequest(Strict):
-    text: Text(MAX_PLOT_CHARS, "The text (one model input).")
-    word: Text(200, "The word whose attention is drawn.")
+    text: PlotText = Field(description="The text (one model input).")
+    word: WordText = Field(description="The word whose attention is drawn.")
     occurrence: Annotated[int, Field(ge=1, le=1000)] = 1
     layer: Annotated[int, Field(ge=-64, le=64)] | None = -1
     head: Annotated[int, Field(ge=-64, le=64)] | None = None
 
 
 class PlotQARequest(Strict):
-    question: Question
-    context: Text(MAX_PLOT_CHARS, "The text to answer from.")
+    question: QuestionText = Field(description="The question.")
+    context: PlotText = Field(description="The text to answer from.")
     max_answer_len: MaxAnswerLen = 30
 
 
 class PlotTextRequest(Strict):
-    text: Text(MAX_PLOT_CHARS, "The text.")
-    pair: Text(MAX_PLOT_CHARS, "An optional second sequence.") | None = None
+    text: PlotText = Field(description="The text.")
+    pair: PlotText | None = Field(None, description="An optional second sequence.")
 
 
 class ErrorBody(BaseModel):
@@ -233,7 +223,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (504, "The request timed out."),
     )
 }
-IMAGE = {200: {"content": {"image/svg+xml": {}, "image/png": {}}, "description": "The figure."}}
+IMAGE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/svg+xml": {}, "image/png": {}}, "description": "The figure."}
+}
 ImageFormat = Annotated[Literal["svg", "png"], Query(description="svg or png.")]
 
 
@@ -671,7 +663,9 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
                 predictor = models.get("nsp")
                 if body.second is not None:
                     return {"is_next": predictor(body.first, body.second)}
-                return {"ranked": [c.to_dict() for c in predictor.rank(body.first, list(body.candidates))]}
+                return {
+                    "ranked": [c.to_dict() for c in predictor.rank(body.first, list(body.candidates or ()))]
+                }
 
             return await worker.run(run)
 
@@ -737,9 +731,12 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             return models.get("qa").explain(body.question, body.context, max_answer_len=body.max_answer_len)
 
         explained = await worker.run(run)
-        draw = {"tokens": viz.token_segments_figure, "probabilities": viz.probabilities_figure}.get(
-            kind, viz.qa_figure
-        )
+        draws: dict[str, Callable[[Any], Any]] = {
+            "tokens": viz.token_segments_figure,
+            "probabilities": viz.probabilities_figure,
+            "both": viz.qa_figure,
+        }
+        draw = draws[kind]
         return image(await worker.draw(lambda: viz.to_bytes(draw(explained), format)), format)
 
     @app.post("/v1/plot/tokenize", responses={**ERRORS, **IMAGE}, response_class=Response)

@@ -241,9 +241,10 @@ def _draw_token_blocks(
             _text(ax, b.x + b.width / 2, top + box_h / 2, b.token, fontsize=size, ha="center", va="center")
         # One outline per row around each run of outlined boxes (an answer can wrap onto the next row).
         run: list[_Box] = []
-        for b in [*boxes, None]:
-            if b is not None and b.outlined and (not run or run[-1].row == b.row):
-                run.append(b)
+        ends: list[_Box | None] = [*boxes, None]
+        for nxt in ends:
+            if nxt is not None and nxt.outlined and (not run or run[-1].row == nxt.row):
+                run.append(nxt)
                 continue
             if run:
                 top = y + run[0].row * pitch
@@ -251,7 +252,7 @@ def _draw_token_blocks(
                 ax.add_patch(
                     Rectangle((left, top - 2.5), right - left, box_h + 5, fill=False, ec=ANSWER_COLOR, lw=2.2)
                 )
-            run = [b] if b is not None and b.outlined else []
+            run = [nxt] if nxt is not None and nxt.outlined else []
         rows = (placed[-1][0] + 1) if placed else 0
         y += rows * pitch
     ax.set_xlim(0, width_px)
@@ -489,7 +490,7 @@ def qa_figure(
         blocks, title = _qa_blocks(explained, window)
         top_h, bars_h = _blocks_height(blocks, width_px) / DPI, 5.2
         fig = Figure(figsize=(width, top_h + bars_h), dpi=DPI, layout="constrained")
-        top, bottom = fig.subfigures(2, 1, height_ratios=[top_h, bars_h])
+        top, bottom = np.asarray(fig.subfigures(2, 1, height_ratios=[top_h, bars_h])).ravel()
         _draw_token_blocks(top, blocks, title, width_px, ("question", "context", "special"))
         _bars_on(bottom, explained, window, max_tokens, with_answer=False)
         return _finish(fig, path)
@@ -541,7 +542,9 @@ def attention_figure(
             layout="constrained",
         )
         if grid:
-            left, right = fig.subfigures(1, 2, width_ratios=[heads * small_w + 0.8, big + 1.2])
+            left, right = np.asarray(
+                fig.subfigures(1, 2, width_ratios=[heads * small_w + 0.8, big + 1.2])
+            ).ravel()
             left.suptitle(f"all {layers} layers x {heads} heads", fontsize=10)
             axes = np.asarray(left.subplots(layers, heads, squeeze=False))
             vmax = float(np.quantile(w, 0.995)) or 1.0
@@ -602,7 +605,7 @@ def attends_to_figure(
     keep = np.arange(len(values))
     if len(keep) > max_tokens:
         keep = np.sort(np.argsort(-values, kind="stable")[:max_tokens])
-    labels = [f"{shown_token(tokens[i])}  ({i})" for i in keep]
+    labels = [f"{shown_token(tokens[int(i)])}  ({i})" for i in keep]
     own = set(int(i) for i in highlight)
     with _style():
         fig = Figure(figsize=(7.5, 1.2 + 0.26 * len(keep)), dpi=DPI, layout="constrained")
@@ -615,7 +618,7 @@ def attends_to_figure(
         ax.set_xlabel("attention weight")
         ax.spines[["top", "right"]].set_visible(False)
         for yi, v in zip(y, values[keep], strict=True):
-            _text(ax, v, yi, f" {v:.2f}", va="center", fontsize=7, color="#444")
+            _text(ax, float(v), float(yi), f" {v:.2f}", va="center", fontsize=7, color="#444")
         ax.set_xlim(0, float(values.max()) * 1.15 or 1.0)
         heading = title or (f"what {word!r} attends to" if word else "attention weights")
         if len(keep) < len(values):
