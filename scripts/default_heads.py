@@ -99,7 +99,7 @@ def wnut_as_btc():
     """wnut17-test with its types mapped to PER/LOC/ORG (other types become O)."""
     import dataclasses
 
-    from bertkit.training.ner_data import NERDataset, load_ner_file
+    from bertkit.training.ner_data import load_ner_file
 
     data = load_ner_file(DATA / "ner" / "wnut17-test.conll")
 
@@ -108,7 +108,7 @@ def wnut_as_btc():
         return f"{tag[:2]}{kind}" if kind else "O"
 
     sentences = [dataclasses.replace(s, tags=[mapped(t) for t in s.tags]) for s in data.sentences]
-    return NERDataset(sentences, path=f"{data.path} (PER/LOC/ORG)")
+    return dataclasses.replace(data, path=f"{data.path} (PER/LOC/ORG)", sentences=sentences)
 
 
 def evaluate(args) -> None:

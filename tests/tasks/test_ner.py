@@ -423,10 +423,11 @@ def test_cli_json(capsys, monkeypatch, tiny_ner_dir):
     assert code == 0 and "start" in out
 
 
-def test_cli_default_model_says_its_head_is_untrained(capsys, monkeypatch):
+def test_cli_default_model_finds_people_and_places(capsys, monkeypatch):
     code, out, err = run(capsys, monkeypatch, "ner", "Sylvain lives in Brooklyn.", "--json")
-    assert code == 0 and "untrained" in err
-    assert isinstance(json.loads(out), list)
+    assert code == 0 and "untrained" not in err
+    found = [(e["entity_group"], e["word"], e["start"], e["end"]) for e in json.loads(out)]
+    assert found == [("PER", "Sylvain", 0, 7), ("LOC", "Brooklyn", 17, 25)]
 
 
 @pytest.mark.parametrize(

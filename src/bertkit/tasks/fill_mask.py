@@ -140,7 +140,7 @@ class FillMask:
 
     Args:
         model: a `Model`, a model directory, a Hub id, or None for the embedded default (all-MiniLM-L6-v2
-            with an untrained masked-LM head until a trained one ships: see `model.notes`).
+            with the masked-LM head trained here, see docs/default-heads.md).
         dtype: "fp32" or "bf16".
         threads: torch threads (default: the usable cores).
         max_tokens: padded tokens per batch (the logits of a batch are [tokens, vocabulary] floats).

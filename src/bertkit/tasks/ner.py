@@ -388,7 +388,7 @@ class EntityTagger:
     """Token classification (NER) over texts of any length.
 
     Args:
-        model: a `Model`, a model directory, a Hub id, or None for the embedded default (an untrained head).
+        model: a `Model`, a model directory, a Hub id, or None for the embedded default (English PER/LOC/ORG).
         dtype: "fp32" or "bf16".
         threads: torch threads (default: the usable cores).
 

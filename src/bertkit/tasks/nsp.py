@@ -74,7 +74,7 @@ class NextSentencePredictor:
 
     Args:
         model: a `Model`, a model directory, a Hub id, or None for the embedded default (all-MiniLM-L6-v2
-            with an untrained NSP head until a trained one ships: see `model.notes`).
+            with the NSP head trained here, see docs/default-heads.md).
         dtype: "fp32" or "bf16".
         threads: torch threads (default: the usable cores).
 
