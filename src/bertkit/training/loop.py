@@ -1,43 +1,23 @@
-"""Fine-tune a model for extractive QA: AdamW, linear warmup/decay, length-grouped batches, exact resume.
+"""Fine-tune a model for extractive QA, with the shared training loop (`training/fit.py`: AdamW, linear
+warmup/decay, length-grouped batches, bf16, exact resume, several processes).
 
-Read top to bottom: configuration → batches → loss → checkpoints → evaluation → `train`.
+Read top to bottom: configuration → batches → LoRA → loss → evaluation → `train`.
 
-The output directory, when training ends (or stops at `max_steps`):
-
-    OUTPUT/config.json, model.safetensors, tokenizer files   the best model by dev F1 (else the last);
-                                                              plain `from_pretrained` and `bertkit.load` read it
-    OUTPUT/train_summary.json                                 configuration, per-epoch metrics, best epoch
-    OUTPUT/checkpoints/step-0000120/                          model + tokenizer + trainer_state.pt
-                                                              (the latest and the best are kept)
-
-A run resumed from its latest checkpoint continues exactly where it stopped: the weights, optimizer,
-schedule, RNG states and the epoch's batch order are restored, so it ends with the same weights, bit for
-bit, as a run that was never stopped.
+The output directory is `fit`'s: the best model by held-out F1 (else the last) as a plain model directory,
+`train_summary.json` and `checkpoints/`.
 
 With `lora_r > 0` only LoRA adapters (peft) and the QA head are trained; checkpoints hold the adapter
 (adapter_model.safetensors + adapter_config.json), and OUTPUT gets either the adapter merged into the base
 (a plain model directory) or the adapter itself (`lora_export`).
-
-Several processes (`torchrun --nproc_per_node N`, or `accelerate launch --multi_gpu --num_processes N`,
-which on a machine without GPUs starts N CPU processes): each trains on its own share of every epoch's
-batches, gradients are averaged over processes (gloo) before each optimizer step, and process 0 alone
-evaluates and writes. One process runs exactly as without them.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
-import json
-import math
 import os
-import random
-import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -49,11 +29,21 @@ from ..runtime import cpu_threads, pad
 from ..tasks.qa import MASKED_LOGIT, QuestionAnswerer
 from .data import QADataset, QAExample
 from .features import QAFeatures, qa_train_features
+from .fit import (  # noqa: F401 - re-exported: the loop's pieces, as QA training has always offered them
+    STATE_FILE,
+    Job,
+    checkpoints,
+    epoch_batches,
+    export_model,
+    fit,
+    is_peft,
+    linear_schedule,
+    load_weights,
+    make_optimizer,
+    shard,
+)
 from .metrics import Metric, evaluate_predictions
 
-STATE_FILE = "trainer_state.pt"
-# Settings a resumed run may change; all others change what the run computes and must stay as they were.
-RESUMABLE_CHANGES = ("output_dir", "eval_every_epoch", "max_steps", "save_every_steps", "lora_export")
 LORA_EXPORTS = ("merged", "adapter")
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 QA_HEAD = "qa_outputs"  # the QA head of every BERT-family AutoModelForQuestionAnswering
@@ -156,43 +146,6 @@ class TrainResult:
 # --- batches ------------------------------------------------------------------------------------------------
 
 
-def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, group_by_length: bool = True):
-    """Window indices of each batch of one epoch, the same for the same (seed, epoch).
-
-    Length grouping (as in transformers' LengthGroupedSampler): shuffle all windows, cut the shuffled list
-    into buckets of 50 batches, sort each bucket by length, cut it into batches, then shuffle the batches.
-    A batch holds windows of similar length, so padding to its longest window wastes little.
-
-    >>> [b.tolist() for b in epoch_batches(np.array([9, 3, 8, 2]), 2, seed=0, epoch=0)]
-    [[1, 3], [0, 2]]
-    """
-    rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(len(lengths))
-    if group_by_length:
-        bucket = 50 * batch_size
-        order = np.concatenate(
-            [
-                b[np.argsort(-lengths[b], kind="stable")]
-                for b in np.split(order, range(bucket, len(order), bucket))
-            ]
-        )
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def shard(order: list[np.ndarray], rank: int, world: int) -> list[np.ndarray]:
-    """This process's batches of an epoch: every `world`-th batch from `rank` on, the list first extended
-    by its own start so that every process gets as many batches (they must step together).
-
-    >>> shard([0, 1, 2, 3, 4], rank=1, world=2)
-    [1, 3, 0]
-    """
-    if world == 1:
-        return order
-    total = math.ceil(len(order) / world) * world
-    return [order[i % len(order)] for i in range(rank, total, world)]
-
-
 def collate(features: QAFeatures, rows: np.ndarray, width: int | None, pad_token_id: int) -> dict[str, Any]:
     """Tensors of one batch, padded to its longest window (or to `width`)."""
     import torch
@@ -215,67 +168,6 @@ def collate(features: QAFeatures, rows: np.ndarray, width: int | None, pad_token
     if w.token_type_ids is not None:
         batch["token_type_ids"] = torch.from_numpy(pad([w.token_type_ids[i] for i in rows], width, 0))
     return batch
-
-
-# --- processes ----------------------------------------------------------------------------------------------
-
-
-def join_processes() -> tuple[int, int]:
-    """(rank, number of processes); joins the gloo process group when launched as one of several.
-
-    Launchers (torchrun, `accelerate launch --multi_gpu`) set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT.
-    """
-    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        return 0, 1
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        # Long enough for process 0 to evaluate a dev set while the others wait.
-        dist.init_process_group("gloo", timeout=timedelta(hours=2))
-    return dist.get_rank(), dist.get_world_size()
-
-
-def broadcast_weights(module: Any) -> None:
-    """Give every process process 0's weights (a freshly initialised head may differ between them)."""
-    import torch.distributed as dist
-
-    for tensor in module.state_dict().values():
-        dist.broadcast(tensor, src=0)
-
-
-def average_gradients(module: Any, world: int) -> None:
-    """Replace each gradient by its mean over the processes: one all-reduce of all gradients at once."""
-    import torch
-    import torch.distributed as dist
-
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    flat = torch.cat([g.flatten() for g in grads])
-    dist.all_reduce(flat)
-    flat /= world
-    for g, mean in zip(grads, flat.split([g.numel() for g in grads]), strict=True):
-        g.copy_(mean.view_as(g))
-
-
-def gather(value: Any, world: int) -> list[Any]:
-    """`value` of every process, by rank (a list of one without other processes)."""
-    if world == 1:
-        return [value]
-    import torch.distributed as dist
-
-    values: list[Any] = [None] * world
-    dist.all_gather_object(values, value)
-    return values
-
-
-def from_rank0(value: Any, world: int) -> Any:
-    """Process 0's `value`, in every process."""
-    if world == 1:
-        return value
-    import torch.distributed as dist
-
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
 
 
 # --- LoRA ---------------------------------------------------------------------------------------------------
@@ -329,11 +221,7 @@ def add_lora(model: Model, config: TrainConfig) -> Any:
     return module
 
 
-def is_peft(module: Any) -> bool:
-    return hasattr(module, "peft_config")
-
-
-# --- loss, optimizer, schedule, step ------------------------------------------------------------------------
+# --- loss --------------------------------------------------------------------------------------------------
 
 
 def qa_loss(module: Any, batch: dict[str, Any], bf16: bool) -> Any:
@@ -356,169 +244,6 @@ def qa_loss(module: Any, batch: dict[str, Any], bf16: bool) -> Any:
     ) / 2
 
 
-def make_optimizer(module: Any, config: TrainConfig) -> Any:
-    """AdamW; matrices decay, vectors (biases, LayerNorm weights) do not."""
-    import torch
-
-    params = [p for p in module.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=config.lr)
-
-
-def linear_schedule(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
-    """Learning-rate factor: 0 → 1 over the warmup, then 1 → 0 at the last step.
-
-    >>> f = linear_schedule(2, 10)
-    >>> [round(f(s), 3) for s in (0, 1, 2, 6, 10)]
-    [0.0, 0.5, 1.0, 0.5, 0.0]
-    """
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return step / max(1, warmup_steps)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    return factor
-
-
-def train_step(
-    module: Any,
-    optimizer: Any,
-    scheduler: Any,
-    features: QAFeatures,
-    group: list[np.ndarray],
-    config: TrainConfig,
-    width: int | None,
-    pad_id: int,
-    world: int = 1,
-) -> float:
-    """One optimizer step over `group` (grad_accum batches); returns the mean loss (of this process)."""
-    import torch
-
-    total = 0.0
-    for rows in group:
-        loss = qa_loss(module, collate(features, rows, width, pad_id), config.bf16) / len(group)
-        loss.backward()
-        total += loss.item()
-    if world > 1:
-        average_gradients(module, world)
-    if config.max_grad_norm > 0:
-        torch.nn.utils.clip_grad_norm_(module.parameters(), config.max_grad_norm)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-    return total
-
-
-# --- checkpoints --------------------------------------------------------------------------------------------
-
-
-def rng_states() -> dict[str, Any]:
-    """The python, numpy and torch RNG states, in types that `torch.load(weights_only=True)` reads."""
-    import torch
-
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": (name, np.asarray(keys).tolist(), pos, has_gauss, cached),
-        "torch": torch.get_rng_state(),
-    }
-
-
-def set_rng_states(states: dict[str, Any]) -> None:
-    import torch
-
-    random.setstate(states["python"])
-    name, keys, pos, has_gauss, cached = states["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(states["torch"])
-
-
-def write_atomically(final: Path, write: Callable[[Path], None]) -> None:
-    """Write a directory as a whole: into `final.tmp`, fsync every file, then `os.replace` it into place.
-
-    A crash leaves either the old directory or the new one, never a half-written one (a stale `.tmp`
-    is cleared by the next write).
-    """
-    tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write(tmp)
-    for path in tmp.rglob("*"):
-        if path.is_file():
-            with path.open("rb+") as f:
-                os.fsync(f.fileno())
-    fsync_dir(tmp)
-    old = final.with_name(final.name + ".old")
-    if final.exists():  # os.replace cannot replace a non-empty directory
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-    os.replace(tmp, final)
-    fsync_dir(final.parent)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def save_checkpoint(path: Path, model: Model, state: dict[str, Any]) -> None:
-    """Model (safetensors; with LoRA the adapter) + tokenizer + trainer_state.pt, written atomically."""
-    import torch
-
-    def write(tmp: Path) -> None:
-        if is_peft(model.module):
-            model.module.save_pretrained(tmp, save_embedding_layers=False)
-        else:
-            model.module.save_pretrained(tmp)
-        model.tokenizer.save_pretrained(tmp)
-        torch.save(state, tmp / STATE_FILE)
-
-    write_atomically(path, write)
-
-
-def checkpoints(output_dir: Path) -> list[Path]:
-    """Complete checkpoints, oldest first (a `.tmp` directory is an interrupted write)."""
-    found = [
-        p for p in (output_dir / "checkpoints").glob("step-*") if p.suffix == "" and (p / STATE_FILE).exists()
-    ]
-    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
-
-
-def load_weights(module: Any, directory: Path) -> None:
-    """Load the safetensors weights of a checkpoint into `module` (exact copies of the saved values); a
-    peft module gets its adapter and QA head from the checkpoint's adapter."""
-    from safetensors.torch import load_file
-
-    weights: dict[str, Any] = {}
-    for file in sorted(directory.glob("*.safetensors")):
-        weights.update(load_file(file))
-    if not is_peft(module):
-        loaded = module.load_state_dict(weights, strict=False)
-        # Tied weights (a masked-LM decoder is the word embeddings) are saved once, under one name.
-        shared: dict[int, list[str]] = {}
-        for name, tensor in module.state_dict().items():
-            shared.setdefault(tensor.data_ptr(), []).append(name)
-        tied = {n for names in shared.values() if len(names) > 1 and set(names) & set(weights) for n in names}
-        if loaded.unexpected_keys or set(loaded.missing_keys) - tied:
-            raise InputError(f"{directory} does not hold this model's weights")
-        return
-    from peft import set_peft_model_state_dict
-
-    loaded: Any = set_peft_model_state_dict(module, weights)
-    trained = {name for name, p in module.named_parameters() if p.requires_grad}
-    missing = trained & set(loaded.missing_keys)
-    if loaded.unexpected_keys or missing:
-        raise InputError(f"{directory} does not hold this LoRA model's adapter")
-
-
 def fingerprint(features: QAFeatures) -> str:
     """A hash of the training windows and labels: a resumed run must see the same data."""
     digest = hashlib.sha256()
@@ -526,51 +251,6 @@ def fingerprint(features: QAFeatures) -> str:
         digest.update(ids.tobytes())
     digest.update(features.start_positions.tobytes() + features.end_positions.tobytes())
     return digest.hexdigest()[:16]
-
-
-def restore(
-    checkpoint: Path,
-    module: Any,
-    optimizer: Any,
-    scheduler: Any,
-    settings: dict[str, Any],
-    data_hash: str,
-    rank: int = 0,
-) -> dict[str, Any]:
-    """Load a checkpoint into the module, optimizer, scheduler and RNGs; return the loop state."""
-    import torch
-
-    saved = torch.load(checkpoint / STATE_FILE, weights_only=True)
-    # A setting added after the checkpoint was written had its default value then.
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)} | {"processes": 1}
-    for key, value in settings.items():
-        was = saved["settings"].get(key, defaults.get(key))
-        if was != value:
-            raise InputError(f"cannot resume from {checkpoint}: {key} was {was!r}, now {value!r}")
-    if saved["data"] != data_hash:
-        raise InputError(f"cannot resume from {checkpoint}: the training data differ from that run's")
-    load_weights(module, checkpoint)
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    set_rng_states(saved.get("rng_by_rank", [saved["rng"]])[rank])
-    return {k: saved[k] for k in ("epoch", "step_in_epoch", "global_step", "order", "history", "best")}
-
-
-def export_model(checkpoint: Path, out_dir: Path) -> None:
-    """Copy a checkpoint's model and tokenizer files (not its trainer state) into `out_dir`, file by file
-    through a temporary directory and `os.replace`, so each file is whole."""
-    tmp = out_dir / ".export.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for source in checkpoint.iterdir():
-        if source.is_file() and source.name != STATE_FILE:
-            shutil.copyfile(source, tmp / source.name)
-            with (tmp / source.name).open("rb+") as f:
-                os.fsync(f.fileno())
-    for path in tmp.iterdir():
-        os.replace(path, out_dir / path.name)
-    fsync_dir(out_dir)
-    tmp.rmdir()
 
 
 def export_merged(model: Model, checkpoint: Path, out_dir: Path) -> None:
@@ -583,15 +263,6 @@ def export_merged(model: Model, checkpoint: Path, out_dir: Path) -> None:
         module.merge_and_unload().save_pretrained(tmp)
         model.tokenizer.save_pretrained(tmp)
         export_model(Path(tmp), out_dir)
-
-
-def write_json_atomically(path: Path, value: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump(value, f, ensure_ascii=False, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 # --- evaluation ---------------------------------------------------------------------------------------------
@@ -638,32 +309,7 @@ def evaluate(
     return evaluate_predictions(dataset.gold_answers(), predictions, cast(Metric, metric)), predictions
 
 
-def evaluate_epoch(model: Model, eval_data: QADataset, config: TrainConfig, epoch: int, step: int) -> dict:
-    """EM/F1 after an epoch, then back to training mode."""
-    dtype = "bf16" if config.bf16 else "fp32"
-    scores, _ = evaluate(model, eval_data, None, config.max_length, config.stride, dtype)
-    model.module.train()
-    return {"epoch": epoch + 1, "step": step, "exact_match": scores["exact_match"], "f1": scores["f1"]}
-
-
 # --- training -----------------------------------------------------------------------------------------------
-
-
-def make_progress(enabled: bool) -> Any:
-    """A rich progress bar on stderr: steps, loss, windows per second, time left."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("epoch {task.fields[epoch]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}"),
-        TextColumn("{task.fields[rate]:.1f} ex/s"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-    )
 
 
 def train(
@@ -690,161 +336,62 @@ def train(
 
     config.check()
     quiet_transformers()
-    rank, world = join_processes()
-    progress = progress and rank == 0
-    out_dir = Path(config.output_dir)
     module, tokenizer = model.module, model.tokenizer
     positions = module.config.max_position_embeddings
     if config.max_length > positions:
         raise InputError(f"max_length {config.max_length} exceeds the model's {positions} positions")
-    if checkpoints(out_dir) and not resume:
+    if checkpoints(Path(config.output_dir)) and not resume:
         raise InputError(
-            f"{out_dir} already holds checkpoints: resume with --resume, or use another --output"
+            f"{config.output_dir} already holds checkpoints: resume with --resume, or use another --output"
         )
+    world = int(os.environ.get("WORLD_SIZE", "1"))
     threads = max(1, cpu_threads() // int(os.environ.get("LOCAL_WORLD_SIZE", world)))
     torch.set_num_threads(threads)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed + rank)  # dropout differs between processes
 
     features = qa_train_features(
         tokenizer, examples, config.max_length, config.stride, config.answerless_ratio, config.seed
     )
-    lengths = features.lengths
-    batches_per_epoch = math.ceil(len(features) / config.batch_size)
-    steps_per_epoch = math.ceil(math.ceil(batches_per_epoch / world) / config.grad_accum)
-    total_steps = steps_per_epoch * config.epochs
     if config.freeze_embeddings:
         module.get_input_embeddings().weight.requires_grad_(False)
     if config.lora_r:
+        torch.manual_seed(config.seed)  # the adapters' initial weights
         module = model.module = add_lora(model, config)
-    if world > 1:
-        broadcast_weights(module)
-    optimizer = make_optimizer(module, config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, linear_schedule(int(config.warmup_ratio * total_steps), total_steps)
-    )
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in RESUMABLE_CHANGES}
-    settings["processes"] = world
-    data_hash = fingerprint(features)
-    state: dict[str, Any] = {
-        "epoch": 0,
-        "step_in_epoch": 0,
-        "global_step": 0,
-        "order": None,
-        "history": [],
-        "best": None,
-    }
-
-    latest = checkpoints(out_dir)[-1] if resume and checkpoints(out_dir) else None
-    if latest is not None:
-        state = restore(latest, module, optimizer, scheduler, settings, data_hash, rank)
-
-    def save(epoch: int, step_in_epoch: int, order: list[np.ndarray] | None) -> None:
-        """Checkpoint at an optimizer-step boundary; `order` is the epoch's batches when inside an epoch.
-
-        Process 0 writes it, with the RNG states of every process."""
-        batches = None if order is None else [b.tolist() for b in order]
-        state.update(epoch=epoch, step_in_epoch=step_in_epoch, order=batches)
-        rngs = gather(rng_states(), world)
-        if rank != 0:
-            return
-        path = out_dir / "checkpoints" / f"step-{state['global_step']:07d}"
-        full = dict(state, settings=settings, data=data_hash, rng=rngs[0])
-        if world > 1:
-            full["rng_by_rank"] = rngs
-        full.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
-        save_checkpoint(path, model, full)
-        keep = {path.name, f"step-{state['best']['step']:07d}" if state["best"] else ""}
-        for old in checkpoints(out_dir):
-            if old.name not in keep:
-                shutil.rmtree(old)
-
     width = config.max_length if config.pad_to_max_length else None
     pad_id = tokenizer.pad_token_id or 0
-    stop_at = min(total_steps, config.max_steps or total_steps)
-    bar = make_progress(progress)
-    epoch_shown = min(state["epoch"] + 1, config.epochs)
-    task = bar.add_task(
-        "train", total=stop_at, completed=state["global_step"], loss=0.0, rate=0, epoch=epoch_shown
-    )
-    seen, busy = 0, 0.0
-    module.train()
-    with bar:
-        for epoch in range(state["epoch"], config.epochs):
-            if state["global_step"] >= stop_at:
-                break
-            if epoch == state["epoch"] and state["order"] is not None:  # resuming inside this epoch
-                order = [np.asarray(b, dtype=np.int64) for b in state["order"]]
-                first_step = state["step_in_epoch"]
-            else:
-                order = epoch_batches(lengths, config.batch_size, config.seed, epoch, config.group_by_length)
-                first_step = 0
-            mine = shard(order, rank, world)
-            done = first_step
-            for step_in_epoch in range(first_step, steps_per_epoch):
-                group = mine[step_in_epoch * config.grad_accum : (step_in_epoch + 1) * config.grad_accum]
-                tic = time.perf_counter()
-                loss = train_step(module, optimizer, scheduler, features, group, config, width, pad_id, world)
-                busy += time.perf_counter() - tic
-                seen += sum(len(rows) for rows in group) * world
-                state["global_step"] += 1
-                bar.update(task, advance=1, loss=loss, rate=seen / busy, epoch=epoch + 1)
-                if progress and not bar.console.is_terminal and state["global_step"] % 25 == 0:
-                    # Logs (nohup, CI) get a plain line now and then instead of a bar they cannot show.
-                    bar.console.print(
-                        f"epoch {epoch + 1} step {step_in_epoch + 1}/{steps_per_epoch} loss {loss:.4f} "
-                        f"{seen / busy:.1f} ex/s"
-                    )
-                done = step_in_epoch + 1
-                inside = done < steps_per_epoch  # at the epoch's end, the checkpoint follows the evaluation
-                if inside and state["global_step"] >= stop_at:
-                    save(epoch, done, order)
-                    break
-                if inside and config.save_every_steps and state["global_step"] % config.save_every_steps == 0:
-                    save(epoch, done, order)
-            if done < steps_per_epoch:
-                break  # stopped by max_steps inside the epoch
-            if eval_data is not None and config.eval_every_epoch:
-                entry = None
-                if rank == 0:
-                    entry = evaluate_epoch(model, eval_data, config, epoch, state["global_step"])
-                    torch.set_num_threads(threads)  # evaluation takes all cores
-                entry = from_rank0(entry, world)
-                if progress:
-                    bar.console.print(
-                        f"epoch {entry['epoch']}: exact match {entry['exact_match']:.2f}, F1 {entry['f1']:.2f}"
-                    )
-                state["history"].append(entry)
-                if state["best"] is None or entry["f1"] > state["best"]["f1"]:
-                    state["best"] = entry
-            save(epoch + 1, 0, None)
 
-    module.eval()
-    chosen = state["best"]["step"] if state["best"] else state["global_step"]
-    result = TrainResult(
-        output_dir=str(out_dir),
-        global_step=state["global_step"],
-        completed=state["epoch"] >= config.epochs,
-        history=state["history"],
-        best=state["best"],
-        windows=len(features),
-        examples_per_second=seen / busy if busy else 0.0,
-    )
-    if rank == 0:
-        checkpoint = out_dir / "checkpoints" / f"step-{chosen:07d}"
-        if config.lora_r and config.lora_export == "merged":
+    def scores() -> dict[str, Any]:
+        dtype = "bf16" if config.bf16 else "fp32"
+        found, _ = evaluate(model, eval_data, None, config.max_length, config.stride, dtype)  # type: ignore[arg-type]
+        torch.set_num_threads(threads)  # evaluation takes all cores
+        return {"exact_match": found["exact_match"], "f1": found["f1"]}
+
+    def export(checkpoint: Path, out_dir: Path) -> None:
+        adapter = bool(config.lora_r) and config.lora_export == "adapter"
+        if config.lora_r and not adapter:
             export_merged(model, checkpoint, out_dir)
         else:
             export_model(checkpoint, out_dir)
         # The other kind of model files, left by an earlier export, would make the directory ambiguous.
-        adapter = bool(config.lora_r) and config.lora_export == "adapter"
         for name in ("config.json", "model.safetensors") if adapter else ADAPTER_FILES:
             (out_dir / name).unlink(missing_ok=True)
-        summary = dict(dataclasses.asdict(result), config=dataclasses.asdict(config), model_step=chosen)
-        write_json_atomically(out_dir / "train_summary.json", summary)
-    if world > 1:
-        import torch.distributed as dist
 
-        dist.barrier()  # the output is complete when any process returns
-    return result
+    job = Job(
+        lengths=features.lengths,
+        collate=lambda rows, _seed: collate(features, rows, width, pad_id),
+        loss=lambda module, batch: qa_loss(module, batch, bf16=False),  # `fit` runs it under autocast
+        evaluate=scores if eval_data is not None else None,
+        score="f1",
+        data_hash=fingerprint(features),
+        summary=lambda e: f"exact match {e['exact_match']:.2f}, F1 {e['f1']:.2f}",
+        export=export,
+    )
+    result = fit(model, job, config, resume=resume, progress=progress)
+    return TrainResult(
+        output_dir=result.output_dir,
+        global_step=result.global_step,
+        completed=result.completed,
+        history=result.history,
+        best=result.best,
+        windows=result.rows,
+        examples_per_second=result.examples_per_second,
+    )

@@ -33,8 +33,7 @@ from ..errors import InputError
 from ..loading import Model, quiet_transformers
 from ..runtime import cpu_threads, pad
 from ..tasks.ner import AGGREGATIONS, EntityTagger, best_window_tokens, token_windows
-from .fit import Job, fit
-from .loop import checkpoints
+from .fit import Job, checkpoints, fit
 from .ner_data import NERDataset, NERSentence, entity_scores, tags_from_entities
 
 IGNORE = -100  # the label the loss skips
