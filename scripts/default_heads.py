@@ -81,7 +81,9 @@ def train(args) -> None:
 
         texts, held = english_documents()
         print(f"{len(texts)} training documents, {len(held)} held out", file=sys.stderr)
-        config = MLMTrainConfig(output_dir=str(RUNS / "default-pretraining"), **PRETRAINING)
+        config = MLMTrainConfig(
+            output_dir=str(RUNS / "default-pretraining"), max_steps=args.max_steps, **PRETRAINING
+        )
         result = run(load("minilm", "pretraining"), texts, config, held, resume=args.resume)
     else:
         from bertkit.training.ner_data import load_ner_file
@@ -90,7 +92,7 @@ def train(args) -> None:
 
         sentences = load_ner_file(DATA / "ner" / "btc-train.conll").sentences
         dev = load_ner_file(DATA / "ner" / "btc-dev.conll")
-        config = NERTrainConfig(output_dir=str(RUNS / "default-ner"), **NER)
+        config = NERTrainConfig(output_dir=str(RUNS / "default-ner"), max_steps=args.max_steps, **NER)
         result = run(load("minilm", "ner"), sentences, config, dev, resume=args.resume)
     print(json.dumps({"best": result.best, "history": result.history}, default=str))
 
@@ -159,6 +161,7 @@ def main() -> None:
         p.add_argument("name", choices=("pretraining", "ner"))
         if command == "train":
             p.add_argument("--resume", action="store_true")
+            p.add_argument("--max-steps", type=int, default=None, help="stop there (resumable)")
         else:
             p.add_argument("--model", default=None)
         if command == "package":

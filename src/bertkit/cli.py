@@ -637,7 +637,7 @@ def attention(
         int | None, typer.Option(help="Head, 0-based (-1 = last); default: the mean of all heads.")
     ] = None,
     full: Annotated[
-        bool, typer.Option("--full", help="With --json: every weight, [layers, heads, length, length].")
+        bool, typer.Option("--full", help="With --json: every weight (layers × heads × length × length).")
     ] = False,
     model: ModelOpt = None,
     as_json: JsonOpt = False,
