@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install system-packages lint bench default-model clean
+.PHONY: run test install system-packages lint bench default-model default-heads clean
 
 $(BIN)/bertkit: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -46,11 +46,21 @@ lint: install
 bench: install
 	$(BIN)/python bench/qa_inference.py
 
-# Retrain, evaluate and package the embedded default QA model (about an hour on 2 cores).
+# Retrain, evaluate and package the embedded default QA model (about 1.5 hours on 2 cores).
 default-model: install
 	$(BIN)/python scripts/default_qa_model.py train --output runs/default-qa
-	$(BIN)/python scripts/default_qa_model.py evaluate --model runs/default-qa > runs/default-qa-eval.json
-	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa --bits 4 --metrics runs/default-qa-eval.json
+	$(BIN)/python scripts/default_qa_model.py train --stage 2 --init runs/default-qa --output runs/default-qa-stage2
+	$(BIN)/python scripts/default_qa_model.py evaluate --model runs/default-qa-stage2 > runs/default-qa-eval.json
+	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa-stage2 --bits 4 --metrics runs/default-qa-eval.json
+
+# The default fill-mask/NSP and NER heads (about an hour on 2 cores).
+default-heads: install
+	$(BIN)/python scripts/default_heads.py train pretraining
+	$(BIN)/python scripts/default_heads.py evaluate pretraining > runs/default-pretraining-eval.json
+	$(BIN)/python scripts/default_heads.py package pretraining --metrics runs/default-pretraining-eval.json
+	$(BIN)/python scripts/default_heads.py train ner
+	$(BIN)/python scripts/default_heads.py evaluate ner > runs/default-ner-eval.json
+	$(BIN)/python scripts/default_heads.py package ner --metrics runs/default-ner-eval.json
 
 clean:
 	rm -rf $(VENV) .venv-ref build dist *.egg-info
