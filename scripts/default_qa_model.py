@@ -54,7 +54,36 @@ def training_data():
     return train, holdout
 
 
+# Stage 2 (run 2): one more epoch from stage 1's model, a third of the questions buried among 3 other
+# training paragraphs, so that the model sees windows without the answer and learns to score them low
+# (the long-document gap), and half of those answerless windows kept.
+STAGE2 = dict(
+    RECIPE,
+    epochs=1,
+    lr=5e-5,
+    warmup_ratio=0.05,
+    answerless_ratio=0.5,
+)
+BURIED_SHARE, BURIED_AMONG = 0.35, 3
+
+
+def stage2_examples(examples, seed: int = 0):
+    """Each training question once: as it is, or (BURIED_SHARE of them) buried among BURIED_AMONG others."""
+    import random
+
+    from bertkit.training.data import QADataset, buried
+
+    rng = random.Random(seed)
+    chosen = {i for i in range(len(examples)) if rng.random() < BURIED_SHARE}
+    pool = QADataset(examples, version="1.1", path="training")
+    long = buried(pool, others=BURIED_AMONG, seed=seed).examples  # one per question, in the same order
+    return [long[i] if i in chosen else e for i, e in enumerate(examples)]
+
+
 def train(args) -> None:
+    if args.stage == 2:
+        return train_stage2(args)
+
     from bertkit.loading import load
     from bertkit.training.loop import TrainConfig, train
 
@@ -62,6 +91,18 @@ def train(args) -> None:
     print(f"{len(examples)} training questions, {len(holdout)} held out", file=sys.stderr)
     config = TrainConfig(output_dir=args.output, **RECIPE)
     result = train(load("minilm", "qa"), examples, config, eval_data=holdout, resume=args.resume)
+    print(json.dumps({"best": result.best, "history": result.history}, default=str))
+
+
+def train_stage2(args) -> None:
+    from bertkit.loading import load
+    from bertkit.training.loop import TrainConfig, train
+
+    examples, holdout = training_data()
+    examples = stage2_examples(examples)
+    print(f"{len(examples)} training questions, {len(holdout)} held out", file=sys.stderr)
+    config = TrainConfig(output_dir=args.output, **STAGE2)
+    result = train(load(args.init, "qa"), examples, config, eval_data=holdout, resume=args.resume)
     print(json.dumps({"best": result.best, "history": result.history}, default=str))
 
 
@@ -136,6 +177,8 @@ def main() -> None:
     p = sub.add_parser("train")
     p.add_argument("--output", default=str(ROOT / "runs" / "default-qa"))
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--stage", type=int, choices=(1, 2), default=1)
+    p.add_argument("--init", default=str(ROOT / "runs" / "default-qa"), help="stage 2 starts from this model")
     p = sub.add_parser("evaluate")
     p.add_argument("--model", default=None)
     p.add_argument("--dtype", default="fp32")
