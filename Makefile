@@ -42,6 +42,7 @@ test: install
 lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src/bertkit --ignore-missing-imports
 
 bench: install
 	$(BIN)/python bench/qa_inference.py

@@ -71,7 +71,7 @@ def reference_answers(
             handle_impossible_answer,
             max_answer_len,
         )
-        for s, e, score in zip(starts, ends, scores):
+        for s, e, score in zip(starts, ends, scores, strict=False):
             a, b = windows.offsets[w][s][0], windows.offsets[w][e][1]
             answers.append({"score": float(score), "start": int(a), "end": int(b), "answer": context[a:b]})
     if handle_impossible_answer:

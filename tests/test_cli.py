@@ -173,7 +173,7 @@ def test_qa_batch_jsonl_and_resume(capsys, monkeypatch, tmp_path, tiny_qa_dir):
     assert code == 0 and out == "", err
     lines = [json.loads(x) for x in out_path.read_text().splitlines()]
     assert [x["id"] for x in lines] == [r["id"] for r in rows]
-    for line, row in zip(lines, rows):
+    for line, row in zip(lines, rows, strict=False):
         assert len(line["answers"]) == 2
         for a in line["answers"]:
             assert row["context"][a["start"] : a["end"]] == a["answer"]

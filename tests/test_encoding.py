@@ -90,9 +90,9 @@ def test_pair_windows_share_stride_tokens(tok_uncased):
     context = " ".join(f"word{i}" for i in range(300))
     windows = inspect(tok_uncased, "Which word?", context, max_length=64, stride=16)
     assert len(windows) > 3
-    for a, b in zip(windows, windows[1:]):
-        ctx_a = [o for o, s in zip(a["offset_mapping"], a["sequence_ids"]) if s == 1]
-        ctx_b = [o for o, s in zip(b["offset_mapping"], b["sequence_ids"]) if s == 1]
+    for a, b in zip(windows, windows[1:], strict=False):
+        ctx_a = [o for o, s in zip(a["offset_mapping"], a["sequence_ids"], strict=False) if s == 1]
+        ctx_b = [o for o, s in zip(b["offset_mapping"], b["sequence_ids"], strict=False) if s == 1]
         assert ctx_a[-16:] == ctx_b[:16]
         assert all(len(w["input_ids"]) <= 64 for w in (a, b))
         assert a["input_ids"][:5] == b["input_ids"][:5]  # the question is repeated in every window

@@ -121,7 +121,10 @@ def test_max_answer_len_in_tokens(tok_uncased):
 def test_korean_answer_is_not_widened_to_eojeol(tok_mbert):
     context = "그는 서울에서 태어났다."
     windows = qa_windows(tok_mbert, ["어디에서 태어났나?"], [context])
-    text = [context[a:b] if m else None for (a, b), m in zip(windows.offsets[0], windows.context_mask[0])]
+    text = [
+        context[a:b] if m else None
+        for (a, b), m in zip(windows.offsets[0], windows.context_mask[0], strict=False)
+    ]
     seoul = text.index("서울")
     assert text[seoul + 1] == "에서"  # one eojeol, two tokens
     starts, ends = peaked(windows, {0: [seoul]}, {0: [seoul]})
@@ -177,6 +180,6 @@ def test_explain_describes_every_window(tiny_qa):
         assert len(w["tokens"]) == len(w["segments"]) == len(w["p_start"]) == len(w["offsets"])
         assert w["segments"][0] == "special" and "question" in w["segments"] and "context" in w["segments"]
         assert abs(sum(w["p_start"]) - 1) < 1e-6
-        assert all(p < 1e-3 for p, seg in zip(w["p_start"], w["segments"]) if seg == "question")
+        assert all(p < 1e-3 for p, seg in zip(w["p_start"], w["segments"], strict=False) if seg == "question")
     best = out["answers"][0]
     assert best == tiny_qa("What is the capital?", context, top_k=2, max_length=64, stride=16)[0].to_dict()

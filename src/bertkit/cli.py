@@ -135,6 +135,7 @@ def qa(
         raise InputError("give exactly one of --context and --context-file")
     if context_file is not None:
         context = read_text(context_file)
+    assert context is not None
     answerer = QuestionAnswerer(model, dtype=dtype)
     settings = qa_settings(top_k, max_answer_len, max_length, stride, no_answer, null_threshold)
     if plot is None:
@@ -337,7 +338,7 @@ def ner(
     for column in columns:
         table.add_column(column, justify="left" if column in ("entity", "word") else "right")
     for e in entities:
-        row = [Text(e.label), Text(e.word), str(e.start), str(e.end), f"{e.score:.4f}"]
+        row: list[Any] = [Text(e.label), Text(e.word), str(e.start), str(e.end), f"{e.score:.4f}"]
         table.add_row(*row, *([str(e.index)] if e.index is not None else []))
     out.print(table)
 
@@ -403,7 +404,7 @@ def fill_mask(
     fills = filler.fill_many([text], top_k=top_k)[0]
     show_notes(filler.model.notes)
     if as_json:  # one list for one mask, one list per mask for several: as the pipeline returns them
-        emit_json(pipeline_shape([[f.to_dict() for f in row] for row in fills]))
+        emit_json(pipeline_shape([[f.to_dict() for f in row] for row in fills]))  # type: ignore[misc]
         return
     for number, row in enumerate(fills, 1):
         table = Table(title=f"mask {number} of {len(fills)}" if len(fills) > 1 else None)
@@ -584,6 +585,7 @@ def embed_word(
     as_json: JsonOpt = False,
 ) -> None:
     """Vectors of a word in context (the mean of its sub-tokens) and the cosine similarity between them."""
+    import numpy as np
     from rich.markup import escape
 
     from .tasks.embeddings import Embedder, cosine_matrix
@@ -593,7 +595,7 @@ def embed_word(
     found = embedder.word_vectors(
         texts, word, occurrence=occurrence, layers=parse_layers(layers), layer_pool=layer_pool
     )
-    matrix = cosine_matrix([w.vector for w in found])
+    matrix = cosine_matrix(np.asarray([w.vector for w in found]))
     show_notes(embedder.model.notes)
     if as_json:
         emit_json(

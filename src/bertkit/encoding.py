@@ -196,7 +196,7 @@ def qa_windows(
             types.append(np.asarray(enc.type_ids, dtype=np.int64))
         offsets.append(np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2))
         masks.append(np.asarray([s == context_id for s in enc.sequence_ids], dtype=bool))
-        hits = np.flatnonzero(ids == cls_id) if cls_id is not None else ()
+        hits = np.flatnonzero(ids == cls_id) if cls_id is not None else np.zeros(0, dtype=np.int64)
         cls_index.append(int(hits[0]) if len(hits) else 0)
     return QAWindows(
         input_ids=input_ids,

@@ -584,15 +584,15 @@ def train_tokenizer(
             "--special-tokens, --lowercase and --strip-accents shape a new recipe: --from keeps the "
             "tokenizer's own (use --algorithm to choose them)"
         )
-    corpus = [Path(p) for p in corpus]
-    if not corpus:
+    paths = [Path(p) for p in corpus]
+    if not paths:
         raise InputError("no corpus files given")
-    for path in corpus:
+    for path in paths:
         if not path.exists():
             raise InputError(f"corpus file not found: {path}")
         if path.is_dir():
             raise InputError(f"corpus {path} is a directory: pass its files")
-    corpus_format(corpus[0], fmt)  # an unknown format fails before anything is read
+    corpus_format(paths[0], fmt)  # an unknown format fails before anything is read
     output = Path(output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise InputError(f"output {output} already exists and is not empty")

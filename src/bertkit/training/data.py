@@ -205,7 +205,8 @@ def buried(
         if others is not None:
             parts = pool[:others]
         else:
-            target, parts, count = rng.randint(*words), [], len(example.context.split())
+            assert words is not None
+            target, parts, count = rng.randint(words[0], words[1]), [], len(example.context.split())
             while count < target and pool:
                 parts.append(pool.pop())
                 count += len(parts[-1].split())

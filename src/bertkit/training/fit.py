@@ -263,13 +263,13 @@ def load_weights(module: Any, directory: Path) -> None:
     for file in sorted(directory.glob("*.safetensors")):
         weights.update(load_file(file))
     if not is_peft(module):
-        loaded = module.load_state_dict(weights, strict=False)
+        outcome = module.load_state_dict(weights, strict=False)
         # Tied weights (a masked-LM decoder is the word embeddings) are saved once, under one name.
         shared: dict[int, list[str]] = {}
         for name, tensor in module.state_dict().items():
             shared.setdefault(tensor.data_ptr(), []).append(name)
         tied = {n for names in shared.values() if len(names) > 1 and set(names) & set(weights) for n in names}
-        if loaded.unexpected_keys or set(loaded.missing_keys) - tied:
+        if outcome.unexpected_keys or set(outcome.missing_keys) - tied:
             raise InputError(f"{directory} does not hold this model's weights")
         return
     from peft import set_peft_model_state_dict

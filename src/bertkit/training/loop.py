@@ -361,7 +361,8 @@ def train(
 
     def scores() -> dict[str, Any]:
         dtype = "bf16" if config.bf16 else "fp32"
-        found, _ = evaluate(model, eval_data, None, config.max_length, config.stride, dtype)  # type: ignore[arg-type]
+        assert eval_data is not None
+        found, _ = evaluate(model, eval_data, None, config.max_length, config.stride, dtype)
         torch.set_num_threads(threads)  # evaluation takes all cores
         return {"exact_match": found["exact_match"], "f1": found["f1"]}
 

@@ -114,7 +114,8 @@ def held_out(texts: Iterable[str], every: int) -> tuple[list[str], list[str]]:
     >>> held_out(["a", "b", "c", "d"], 2)
     (['a', 'c'], ['b', 'd'])
     """
-    train, held = [], []
+    train: list[str] = []
+    held: list[str] = []
     for i, text in enumerate(texts):
         (held if every and i % every == every - 1 else train).append(text)
     return train, held

@@ -425,9 +425,9 @@ def entity_scores(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str
     """
     if len(y_true) != len(y_pred):
         raise InputError(f"got {len(y_true)} gold sentences but {len(y_pred)} predicted ones")
-    for i, (t, p) in enumerate(zip(y_true, y_pred, strict=True)):
-        if len(t) != len(p):
-            raise InputError(f"sentence {i}: {len(t)} gold tags but {len(p)} predicted tags")
+    for i, (tags, guessed) in enumerate(zip(y_true, y_pred, strict=True)):
+        if len(tags) != len(guessed):
+            raise InputError(f"sentence {i}: {len(tags)} gold tags but {len(guessed)} predicted tags")
     gold: dict[str, set[tuple[int, int]]] = defaultdict(set)
     pred: dict[str, set[tuple[int, int]]] = defaultdict(set)
     for kind, start, end in get_entities([list(s) for s in y_true]):

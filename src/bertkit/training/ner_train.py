@@ -435,7 +435,7 @@ def train(
         from .ner_data import label_set
 
         every = list(sentences) + (eval_data.sentences if eval_data is not None else [])
-        labels = label_set({tag[2:] for s in every for tag in s.tags if tag != "O"})
+        labels = label_set(sorted({tag[2:] for s in every for tag in s.tags if tag != "O"}))
     labels = list(labels)
     threads = threads or cpu_threads()
     torch.set_num_threads(threads)
@@ -452,10 +452,11 @@ def train(
     pad_id = tokenizer.pad_token_id or 0
 
     def scores() -> dict[str, Any]:
+        assert eval_data is not None
         dtype = "bf16" if config.bf16 else "fp32"
         found = evaluate(
             model, eval_data, config.aggregation, config.max_length, config.stride, dtype, threads=threads
-        )  # type: ignore[arg-type]
+        )
         torch.set_num_threads(threads)
         return {k: found[k] for k in ("precision", "recall", "f1")}
 
