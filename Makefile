@@ -35,6 +35,8 @@ run: install
 	$(BIN)/bertkit qa --question "Where does John live?" --context "John lives in New York City." --json
 	$(BIN)/bertkit tokenize "Where does John live?" --pair "John lives in New York City."
 	$(BIN)/python examples/long_document.py
+	$(BIN)/bertkit fill-mask "Soccer is a really fun [MASK]."
+	$(BIN)/bertkit ner "My name is Sylvain and I work at Hugging Face in Brooklyn."
 
 test: install
 	$(BIN)/python -m pytest -x -q

@@ -1,0 +1,51 @@
+"""The embedded default models: shipped small and verified, and right on the tutorials' examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from bertkit import default_models
+from bertkit.loading import load
+
+PIZZA = "In Italy, pizza served in formal settings, such as at a restaurant, is presented unsliced."
+KNIFE = "It is eaten with the use of a knife and fork. In casual settings, however, it is cut into wedges."
+SKY = "The sky is blue due to the shorter wavelength of blue light."
+STOCKS = "Shares of the company fell by twelve percent after the quarterly report."
+
+
+@pytest.mark.parametrize("task", ["qa", "ner", "mlm", "nsp"])
+def test_every_task_has_a_trained_default_shipped_small(task):
+    folder = default_models.shipped(task)
+    assert folder is not None
+    assert (folder / "delta.safetensors").stat().st_size < 10_000_000
+    model = load(None, task)
+    assert model.source == "default" and model.notes == []
+
+
+def test_all_shipped_models_together_stay_small():
+    total = sum(p.stat().st_size for p in default_models.MODELS.rglob("*") if p.is_file())
+    assert total < 20_000_000
+
+
+def test_fill_mask_tutorial_example():
+    from bertkit.tasks.fill_mask import FillMask
+
+    words = [f.token_str for f in FillMask()("Soccer is a really fun [MASK].", top_k=5)]
+    assert {"sport", "game"} & set(words), words
+
+
+def test_next_sentence_tutorial_example():
+    from bertkit.tasks.nsp import NextSentencePredictor
+
+    predictor = NextSentencePredictor()
+    ranked = predictor.rank(PIZZA, [SKY, STOCKS, KNIFE])
+    assert ranked[0].text == KNIFE, ranked
+    assert predictor(PIZZA, KNIFE) > 0.5 > predictor(PIZZA, SKY)
+
+
+def test_ner_tutorial_example():
+    from bertkit.tasks.ner import EntityTagger
+
+    text = "My name is Sylvain and I work at Hugging Face in Brooklyn."
+    found = {(e.label, text[e.start : e.end]) for e in EntityTagger()(text)}
+    assert {("PER", "Sylvain"), ("LOC", "Brooklyn")} <= found, found
