@@ -183,3 +183,20 @@ def test_explain_describes_every_window(tiny_qa):
         assert all(p < 1e-3 for p, seg in zip(w["p_start"], w["segments"], strict=False) if seg == "question")
     best = out["answers"][0]
     assert best == tiny_qa("What is the capital?", context, top_k=2, max_length=64, stride=16)[0].to_dict()
+
+
+def test_explain_segments_an_unknown_token_by_where_it_comes_from(tiny_qa):
+    # bert-base-uncased has no token for "났": an [UNK] in the question and one in the context.
+    out = tiny_qa.explain("났 where?", "x 났 y")
+    w = out["windows"][0]
+    assert list(zip(w["tokens"], w["segments"], strict=True)) == [
+        ("[CLS]", "special"),
+        ("[UNK]", "question"),
+        ("where", "question"),
+        ("?", "question"),
+        ("[SEP]", "special"),
+        ("x", "context"),
+        ("[UNK]", "context"),
+        ("y", "context"),
+        ("[SEP]", "special"),
+    ]

@@ -271,9 +271,13 @@ class QuestionAnswerer:
         special = set(tokenizer.all_special_ids)
         described = []
         for w, ids in enumerate(windows.input_ids):
+            # An [UNK] standing for text is that text's token: "special" are the added tokens, which
+            # cover no characters ([CLS], [SEP], padding).
             segments = [
-                "special" if int(i) in special else ("context" if in_context else "question")
-                for i, in_context in zip(ids, windows.context_mask[w], strict=True)
+                "context" if in_context else ("special" if int(i) in special and end == start else "question")
+                for i, in_context, (start, end) in zip(
+                    ids, windows.context_mask[w], windows.offsets[w].tolist(), strict=True
+                )
             ]
             described.append(
                 {
