@@ -1,7 +1,10 @@
 """The recipe of bertkit's embedded default QA model: all-MiniLM-L6-v2 fine-tuned on the offline English data.
 
-    python scripts/default_qa_model.py train   [--output runs/default-qa] [--resume]   # CPU, ~1 h per 2 epochs
+    python scripts/default_qa_model.py train   [--output runs/default-qa] [--resume]   # stage 1: ~1 h, 2 epochs
+    python scripts/default_qa_model.py train --stage 2 --init runs/default-qa --output runs/default-qa-stage2
+                                                                     # stage 2: ~45 min, 1 epoch with buried contexts
     python scripts/default_qa_model.py evaluate [--model DIR]                          # EM/F1 on both dev sets
+    python scripts/default_qa_model.py package --model DIR --bits 4                    # src/bertkit/models/default-qa
 
 Training data: squad-v1.1-train (minus 3 held-out articles) + tydiqa-goldp-en-train. Model selection uses
 only the held-out SQuAD articles; the dev files are read by `evaluate` alone.
@@ -129,7 +132,11 @@ def evaluate(args) -> None:
 
 
 def package(args) -> None:
-    write_shipped("default-qa", Path(args.model), args.bits, RECIPE, args.metrics)
+    recipe = {
+        "stage1": RECIPE,
+        "stage2": dict(STAGE2, buried_share=BURIED_SHARE, buried_among=BURIED_AMONG, init="stage 1's model"),
+    }
+    write_shipped("default-qa", Path(args.model), args.bits, recipe, args.metrics)
 
 
 def write_shipped(name: str, model_dir: Path, bits: int, recipe: dict, metrics: str | None) -> None:

@@ -161,7 +161,24 @@ def test_odds_scoring_prefers_the_window_that_holds_the_answer(tok_uncased):
     odds = decode_answers(starts, ends, windows, [context])[0][0]
     assert pipeline.start == windows.offsets[0][first[0]][0]
     assert odds.start == windows.offsets[1][first[1] + 20][0]
-    assert 0.5 < odds.score <= 1.0
+    # Scores are shares of the document's spans: best first, adding up to at most 1.
+    top = decode_answers(starts, ends, windows, [context], top_k=5)[0]
+    assert top[0] == odds and all(a.score >= b.score for a, b in zip(top, top[1:], strict=False))
+    assert 0.0 < sum(a.score for a in top) <= 1.0 + 1e-9
+
+
+def test_odds_do_not_saturate_when_the_model_is_sure_of_an_answer(tok_uncased):
+    # p_null of ~1e-26: every span's odds p / (p + p_null) would round to 1.0 and tie.
+    context = "John lives in New York City."
+    windows = qa_windows(tok_uncased, ["Where?"], [context])
+    n = len(windows.input_ids[0])
+    starts, ends = np.zeros(n), np.zeros(n)
+    starts[0] = ends[0] = -30.0
+    first = int(np.flatnonzero(windows.context_mask[0])[0])
+    starts[first + 3], ends[first + 5], ends[first + 4] = 5.0, 5.0, 3.0  # "new york city" > "new york"
+    top = decode_answers([starts], [ends], windows, [context], top_k=2)[0]
+    assert [a.answer for a in top] == ["New York City", "New York"]
+    assert top[0].score > 0.5 > top[1].score > 0.0
 
 
 def test_probabilities_are_per_window_distributions(tok_uncased):

@@ -6,12 +6,15 @@ In each window, start and end logits are soft-maxed over the context tokens plus
 slot), as in the transformers question-answering pipeline, and a span has probability p_start * p_end.
 How spans of *different* windows compare is where the two differ:
 
-- scoring="odds" (default): a span scores p_span / (p_span + p_null), p_null = p_start[CLS] * p_end[CLS]
-  of its own window: how much the window prefers this span to "no answer here". The per-window softmax
-  normaliser cancels, so scores compare across windows. Example: window A is confident in a wrong span
-  (p_span 0.6) only because it is also sure the answer is elsewhere (p_null 0.39): 0.6 / 0.99 = 0.61;
-  window B holds the answer (p_span 0.5, p_null 0.01): 0.5 / 0.51 = 0.98, and B wins. On squad-v1.1-dev
-  paragraphs buried among 20 others this recovers most of the F1 that long documents otherwise cost.
+- scoring="odds" (default): spans rank by their odds p_span / p_null, p_null = p_start[CLS] * p_end[CLS]
+  of their own window: how much the window prefers this span to "no answer here". The per-window softmax
+  normaliser cancels, so odds compare across windows. Example: window A is confident in a wrong span
+  (p_span 0.6) only because it is also sure the answer is elsewhere (p_null 0.39): odds 1.5; window B
+  holds the answer (p_span 0.5, p_null 0.01): odds 50, and B wins. On squad-v1.1-dev paragraphs buried
+  among 20 others this recovers most of the F1 that long documents otherwise cost. Ranking is done on log
+  odds (a confident model's p_null of 1e-12 would make every odds ratio p/(p+p_null) round to 1.0). The
+  reported score is a span's share of the odds of all valid spans of its document (a softmax of the log
+  odds): on a one-window document, p_span renormalised over the spans the decoder may return.
 - scoring="pipeline": a span scores p_span, exactly as the pipeline ranks (for parity checks).
 
 On a one-window document both rank spans identically. A span seen in two overlapping windows is one
@@ -123,27 +126,42 @@ def decode_answers(
     ends = np.arange(width)[:, None] + np.arange(span)[None, :]
     inside = ends < width
     ends = np.minimum(ends, width - 1)
-    scores = p_start[:, :, None] * p_end[:, ends]
-    if scoring == "odds":
-        scores = scores / (scores + null[:, None, None])
+    # Spans are ranked in log space: a confident model's odds round to 1.0 in floating point (p_null of
+    # 1e-12 against p_span of 0.9 and of 0.01), and would tie; their logarithms do not.
+    with np.errstate(divide="ignore"):
+        ranks = np.log(p_start)[:, :, None] + np.log(p_end)[:, ends]
+        if scoring == "odds":
+            ranks = ranks - np.log(null)[:, None, None]
     valid = candidate[:, :, None] & candidate[:, ends] & inside[None]
-    scores = np.where(valid, scores, -1.0).reshape(n_win, -1)
+    ranks = np.where(valid, ranks, -np.inf).reshape(n_win, -1)
+    valid = valid.reshape(n_win, -1)
 
     # Best spans of each window; 2*top_k leaves room for spans that repeat in overlapping windows.
-    keep = min(2 * top_k, scores.shape[1])
-    best = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
-    best_scores = np.take_along_axis(scores, best, axis=1).ravel()
+    keep = min(2 * top_k, ranks.shape[1])
+    best = np.argpartition(-ranks, keep - 1, axis=1)[:, :keep]
+    best_ranks = np.take_along_axis(ranks, best, axis=1).ravel()
+    ok = np.take_along_axis(valid, best, axis=1).ravel()
     win = np.repeat(rows, keep)
     tok = best.ravel() // span
     end_tok = ends[tok, best.ravel() % span]
-    ok = best_scores >= 0
-    win, tok, end_tok, best_scores = win[ok], tok[ok], end_tok[ok], best_scores[ok]
+    win, tok, end_tok, best_ranks = win[ok], tok[ok], end_tok[ok], best_ranks[ok]
+    if scoring == "odds":
+        # Reported: each span's share of its document's spans, weighed by odds (a softmax of the log odds
+        # over every valid span of every window of the document).
+        top = np.where(valid.any(axis=1), ranks.max(axis=1), 0.0)
+        with np.errstate(divide="ignore"):
+            window_mass = np.log(np.exp(ranks - top[:, None]).sum(axis=1)) + top
+        doc_mass = np.full(n_docs, -np.inf)
+        np.logaddexp.at(doc_mass, windows.sample, window_mass)
+        best_scores = np.exp(best_ranks - doc_mass[windows.sample[win]])
+    else:
+        best_scores = np.exp(best_ranks)
     doc = windows.sample[win]
     char_start = offsets[win, tok, 0]
     char_end = offsets[win, end_tok, 1]
 
     # Order by document, then score (best first); drop repeats of a (document, start, end) span.
-    order = np.lexsort((-best_scores, doc))
+    order = np.lexsort((-best_ranks, doc))
     key = np.stack([doc, char_start, char_end], axis=1)[order]
     _, first = np.unique(key, axis=0, return_index=True)
     order = order[np.sort(first)]
@@ -152,14 +170,17 @@ def decode_answers(
     order = order[rank < top_k]
 
     answers: list[list[Answer]] = [[] for _ in range(n_docs)]
+    best_odds = np.zeros(n_docs)  # the best span's odds against its window's null, per document
     for i in order:
         d, s, e = int(doc[i]), int(char_start[i]), int(char_end[i])
+        if not answers[d]:
+            best_odds[d] = 1.0 / (1.0 + np.exp(-min(best_ranks[i], 700.0)))
         answers[d].append(Answer(contexts[d][s:e], s, e, float(best_scores[i])))
     if handle_impossible_answer:
         doc_null = np.full(n_docs, np.inf)
         np.minimum.at(doc_null, windows.sample, null)
         if scoring == "odds":  # no answer is as likely as the best span is not
-            doc_null = np.array([1.0 - (a[0].score if a else 0.0) for a in answers])
+            doc_null = 1.0 - best_odds
         for d in range(n_docs):
             empty = Answer("", 0, 0, float(doc_null[d]))
             ranked = answers[d] + [empty]
