@@ -91,19 +91,22 @@ def train(args) -> None:
         from bertkit.training.ner_train import train as run
 
         sentences = load_ner_file(DATA / "ner" / "btc-train.conll").sentences
+        if args.with_wnut:
+            sentences += wnut_as_btc("train").sentences
         dev = load_ner_file(DATA / "ner" / "btc-dev.conll")
-        config = NERTrainConfig(output_dir=str(RUNS / "default-ner"), max_steps=args.max_steps, **NER)
+        out = RUNS / ("default-ner-wnut" if args.with_wnut else "default-ner")
+        config = NERTrainConfig(output_dir=str(out), max_steps=args.max_steps, **NER)
         result = run(load("minilm", "ner"), sentences, config, dev, resume=args.resume)
     print(json.dumps({"best": result.best, "history": result.history}, default=str))
 
 
-def wnut_as_btc():
-    """wnut17-test with its types mapped to PER/LOC/ORG (other types become O)."""
+def wnut_as_btc(split: str = "test"):
+    """wnut17-SPLIT with its types mapped to PER/LOC/ORG (other types become O)."""
     import dataclasses
 
     from bertkit.training.ner_data import load_ner_file
 
-    data = load_ner_file(DATA / "ner" / "wnut17-test.conll")
+    data = load_ner_file(DATA / "ner" / f"wnut17-{split}.conll")
 
     def mapped(tag: str) -> str:
         kind = WNUT_TO_BTC.get(tag[2:]) if tag != "O" else None
@@ -162,6 +165,7 @@ def main() -> None:
         if command == "train":
             p.add_argument("--resume", action="store_true")
             p.add_argument("--max-steps", type=int, default=None, help="stop there (resumable)")
+            p.add_argument("--with-wnut", action="store_true", help="NER: add wnut17-train (PER/LOC/ORG)")
         else:
             p.add_argument("--model", default=None)
         if command == "package":

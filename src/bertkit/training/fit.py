@@ -150,7 +150,7 @@ def is_peft(module: Any) -> bool:
     return hasattr(module, "peft_config")
 
 
-def make_optimizer(module: Any, config: Any) -> Any:
+def make_optimizer(module: Any, config: LoopConfig) -> Any:
     """AdamW; matrices decay, vectors (biases, LayerNorm weights) do not."""
     import torch
 
@@ -328,6 +328,61 @@ def make_progress(enabled: bool) -> Any:
 
 
 @dataclass
+class LoopConfig:
+    """What every task's training configuration holds (each task's config extends it).
+
+    Args:
+        output_dir: where the final model, the summary and the checkpoints go.
+        epochs: passes over the training rows; the learning-rate schedule spans all of them.
+        lr: peak learning rate of AdamW.
+        batch_size: rows per forward pass.
+        grad_accum: forward passes per optimizer step (an effective batch of batch_size * grad_accum).
+        warmup_ratio: fraction of all optimizer steps over which the learning rate rises from 0.
+        weight_decay: AdamW decay of matrices (biases and LayerNorm weights are not decayed).
+        max_grad_norm: gradients are clipped to this norm (0 = no clipping).
+        bf16: run forward and backward under `torch.autocast("cpu", dtype=torch.bfloat16)`.
+        seed: seeds the initial RNG states, the batch order and any sampling.
+        eval_every_epoch: evaluate on the eval data after each epoch (needs eval data).
+        max_steps: stop after this many optimizer steps in all, saving a checkpoint; the schedule still
+            spans all epochs, so `resume=True` later continues the same run.
+        save_every_steps: also checkpoint every this many optimizer steps (0 = at epoch ends only).
+        group_by_length: batch rows of similar length together (less padding).
+        freeze_embeddings: keep the word embeddings as they are (a fine-tuned model then differs from
+            its base only in the encoder and head, which keeps a shipped delta small).
+    """
+
+    output_dir: str = "runs/model"
+    epochs: int = 2
+    lr: float = 5e-5
+    batch_size: int = 16
+    grad_accum: int = 1
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    bf16: bool = False
+    seed: int = 0
+    eval_every_epoch: bool = True
+    max_steps: int | None = None
+    save_every_steps: int = 0
+    group_by_length: bool = True
+    freeze_embeddings: bool = False
+
+    def check(self) -> None:
+        """Raise `InputError` for settings that cannot work."""
+        for name in ("epochs", "lr", "batch_size", "grad_accum"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise InputError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.weight_decay < 0 or self.max_grad_norm < 0:
+            raise InputError("weight_decay and max_grad_norm must not be negative")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise InputError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.save_every_steps < 0:
+            raise InputError(f"save_every_steps must not be negative, got {self.save_every_steps}")
+
+
+@dataclass
 class Job:
     """What `fit` needs to know about a task.
 
@@ -407,12 +462,12 @@ def restore(
     return {k: saved[k] for k in ("epoch", "step_in_epoch", "global_step", "order", "history", "best")}
 
 
-def fit(model: Model, job: Job, config: Any, *, resume: bool = False, progress: bool = True) -> FitResult:
+def fit(
+    model: Model, job: Job, config: LoopConfig, *, resume: bool = False, progress: bool = True
+) -> FitResult:
     """Train `model.module` in place on the job's rows as `config` says, and write the output directory.
 
-    `config` is a task's configuration dataclass with at least: output_dir, epochs, lr, batch_size,
-    grad_accum, warmup_ratio, weight_decay, max_grad_norm, bf16, seed, eval_every_epoch, max_steps,
-    save_every_steps, group_by_length. Under a launcher, every process calls `fit`; process 0 alone
+    `config` is a task's configuration (a `LoopConfig`). Under a launcher, every process calls `fit`; process 0 alone
     evaluates and writes, and every process returns when the output is complete.
     """
     import torch

@@ -32,6 +32,7 @@ from .features import QAFeatures, qa_train_features
 from .fit import (  # noqa: F401 - re-exported: the loop's pieces, as QA training has always offered them
     STATE_FILE,
     Job,
+    LoopConfig,
     checkpoints,
     epoch_batches,
     export_model,
@@ -50,29 +51,12 @@ QA_HEAD = "qa_outputs"  # the QA head of every BERT-family AutoModelForQuestionA
 
 
 @dataclass
-class TrainConfig:
-    """How to train.
+class TrainConfig(LoopConfig):
+    """How to train for QA: `LoopConfig`'s settings, and
 
     Args:
-        output_dir: where the final model, the summary and the checkpoints go.
-        epochs: passes over the training windows; the learning-rate schedule spans all of them.
-        lr: peak learning rate of AdamW.
-        batch_size: windows per forward pass.
-        grad_accum: forward passes per optimizer step (an effective batch of batch_size * grad_accum).
-        warmup_ratio: fraction of all optimizer steps over which the learning rate rises from 0.
-        weight_decay: AdamW decay of matrices (biases and LayerNorm weights are not decayed).
-        max_grad_norm: gradients are clipped to this norm (0 = no clipping).
         max_length, stride: the windowing (as at inference).
         answerless_ratio: fraction of windows without their example's answer to keep.
-        bf16: run forward and backward under `torch.autocast("cpu", dtype=torch.bfloat16)`.
-        seed: seeds the initial RNG states, the batch order and the answerless-window sample.
-        eval_every_epoch: evaluate on the eval data after each epoch (needs eval data).
-        max_steps: stop after this many optimizer steps in all, saving a checkpoint; the schedule still
-            spans all epochs, so `resume=True` later continues the same run.
-        save_every_steps: also checkpoint every this many optimizer steps (0 = at epoch ends only).
-        group_by_length: batch windows of similar length together (less padding).
-        freeze_embeddings: keep the word embeddings as they are (a fine-tuned model then differs from
-            its base only in the encoder and head, which keeps a shipped delta small).
         pad_to_max_length: pad every batch to max_length instead of to its longest window (slower; for
             comparisons).
         lora_r: rank of LoRA adapters on the encoder's Linear layers (0 = train all weights). The QA head
@@ -83,24 +67,10 @@ class TrainConfig:
     """
 
     output_dir: str = "runs/qa"
-    epochs: int = 2
-    lr: float = 5e-5
-    batch_size: int = 16
-    grad_accum: int = 1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
     max_length: int = 384
     stride: int = 128
     answerless_ratio: float = 1.0
-    bf16: bool = False
-    seed: int = 0
-    eval_every_epoch: bool = True
-    max_steps: int | None = None
-    save_every_steps: int = 0
-    group_by_length: bool = True
     pad_to_max_length: bool = False
-    freeze_embeddings: bool = False
     lora_r: int = 0
     lora_alpha: int = 16
     lora_dropout: float = 0.1
@@ -108,18 +78,7 @@ class TrainConfig:
 
     def check(self) -> None:
         """Raise `InputError` for settings that cannot work."""
-        positive = ("epochs", "lr", "batch_size", "grad_accum")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise InputError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.weight_decay < 0 or self.max_grad_norm < 0:
-            raise InputError("weight_decay and max_grad_norm must not be negative")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise InputError(f"max_steps must be at least 1, got {self.max_steps}")
-        if self.save_every_steps < 0:
-            raise InputError(f"save_every_steps must not be negative, got {self.save_every_steps}")
+        super().check()
         if self.lora_r < 0 or self.lora_alpha <= 0 or not 0.0 <= self.lora_dropout < 1.0:
             raise InputError(
                 "lora_r must not be negative, lora_alpha must be positive, lora_dropout in [0, 1)"

@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import InputError
 from ..loading import Model, quiet_transformers
 from ..runtime import cpu_threads, pad
-from .fit import FitResult, Job, fit
+from .fit import FitResult, Job, LoopConfig, fit
 
 IGNORE = -100  # the label the loss skips
 IS_NEXT, NOT_NEXT = 0, 1  # BERT's NSP labels
@@ -46,54 +46,34 @@ SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+(?=\S)")
 
 
 @dataclass
-class MLMTrainConfig:
-    """How to train.
+class MLMTrainConfig(LoopConfig):
+    """How to train: `LoopConfig`'s settings (`freeze_embeddings` also keeps the output layer tied to the
+    word embeddings), and
 
     Args:
-        output_dir: where the final model, the summary and the checkpoints go.
-        epochs, lr, batch_size, grad_accum, warmup_ratio, weight_decay, max_grad_norm: as for QA.
         max_length: tokens per row, special tokens included.
         mask_prob: fraction of tokens (or words) chosen for prediction.
         whole_word_mask: choose whole words (all their sub-tokens together) instead of tokens.
         nsp: build sentence pairs and train the next-sentence head too (a BERT pre-training model).
-        bf16: bfloat16 autocast. seed: initialisation, rows, batch order and masks.
-        eval_every_epoch, max_steps, save_every_steps, group_by_length: as for QA.
-        freeze_embeddings: keep the word embeddings (and the output layer tied to them) as they are.
     """
 
     output_dir: str = "runs/mlm"
     epochs: int = 3
     lr: float = 1e-4
     batch_size: int = 32
-    grad_accum: int = 1
     warmup_ratio: float = 0.06
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
     max_length: int = 128
     mask_prob: float = 0.15
     whole_word_mask: bool = False
     nsp: bool = False
-    bf16: bool = False
-    seed: int = 0
-    eval_every_epoch: bool = True
-    max_steps: int | None = None
-    save_every_steps: int = 0
-    group_by_length: bool = True
-    freeze_embeddings: bool = False
 
     def check(self) -> None:
         """Raise `InputError` for settings that cannot work."""
-        for name in ("epochs", "lr", "batch_size", "grad_accum"):
-            if not getattr(self, name) > 0:
-                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        super().check()
         if not 0.0 < self.mask_prob < 1.0:
             raise InputError(f"mask_prob must be between 0 and 1, got {self.mask_prob}")
         if self.max_length < 8:
             raise InputError(f"max_length must be at least 8, got {self.max_length}")
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise InputError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise InputError(f"max_steps must be at least 1, got {self.max_steps}")
 
 
 # --- rows ---------------------------------------------------------------------------------------------------

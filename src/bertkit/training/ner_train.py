@@ -33,72 +33,34 @@ from ..errors import InputError
 from ..loading import Model, quiet_transformers
 from ..runtime import cpu_threads, pad
 from ..tasks.ner import AGGREGATIONS, EntityTagger, best_window_tokens, token_windows
-from .fit import Job, checkpoints, fit
+from .fit import Job, LoopConfig, checkpoints, fit
 from .ner_data import NERDataset, NERSentence, entity_scores, tags_from_entities
 
 IGNORE = -100  # the label the loss skips
 
 
 @dataclass
-class NERTrainConfig:
-    """How to train.
+class NERTrainConfig(LoopConfig):
+    """How to train for NER: `LoopConfig`'s settings, and
 
     Args:
-        output_dir: where the final model, the summary and the checkpoints go.
-        epochs: passes over the training windows; the learning-rate schedule spans all of them.
-        lr: peak learning rate of AdamW.
-        batch_size: windows per forward pass.
-        grad_accum: forward passes per optimizer step.
-        warmup_ratio: fraction of all optimizer steps over which the learning rate rises from 0.
-        weight_decay: AdamW decay of matrices (not of biases and LayerNorm weights).
-        max_grad_norm: gradients are clipped to this norm (0 = no clipping).
         max_length, stride: the windowing (as at inference); sentences longer than a window are cut.
         label_all_tokens: label every token of a unit (I- after the first) instead of the first only.
         aggregation: how evaluation turns tokens into entities ("first" matches first-token labels).
-        bf16: run forward and backward under `torch.autocast("cpu", dtype=torch.bfloat16)`.
-        seed: seeds the new head, dropout and the batch order.
-        eval_every_epoch: evaluate on the eval data after each epoch (needs eval data).
-        max_steps: stop after this many optimizer steps, with a checkpoint; `resume=True` continues.
-        save_every_steps: also checkpoint every this many optimizer steps (0 = at epoch ends only).
-        group_by_length: batch windows of similar length together (less padding).
         pad_to_max_length: pad every batch to max_length (slower; for comparisons).
-        freeze_embeddings: keep the word embeddings as they are (a shipped delta then stays small).
     """
 
     output_dir: str = "runs/ner"
     epochs: int = 3
-    lr: float = 5e-5
-    batch_size: int = 16
-    grad_accum: int = 1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
     max_length: int = 256
     stride: int = 64
     label_all_tokens: bool = False
     aggregation: str = "first"
-    bf16: bool = False
-    seed: int = 0
-    eval_every_epoch: bool = True
-    max_steps: int | None = None
-    save_every_steps: int = 0
-    group_by_length: bool = True
     pad_to_max_length: bool = False
-    freeze_embeddings: bool = False
 
     def check(self) -> None:
         """Raise `InputError` for settings that cannot work."""
-        for name in ("epochs", "lr", "batch_size", "grad_accum"):
-            if not getattr(self, name) > 0:
-                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise InputError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.weight_decay < 0 or self.max_grad_norm < 0:
-            raise InputError("weight_decay and max_grad_norm must not be negative")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise InputError(f"max_steps must be at least 1, got {self.max_steps}")
-        if self.save_every_steps < 0:
-            raise InputError(f"save_every_steps must not be negative, got {self.save_every_steps}")
+        super().check()
         if self.aggregation not in AGGREGATIONS or self.aggregation == "none":
             raise InputError(
                 f"aggregation for evaluation must be one of simple, first, average, max; got {self.aggregation!r}"
