@@ -31,6 +31,17 @@ err = Console(stderr=True, highlight=False)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print pure JSON on stdout.")]
 MaxLengthOpt = Annotated[int, typer.Option(help="Tokens per window (special tokens included).")]
 StrideOpt = Annotated[int, typer.Option(help="Tokens shared by consecutive windows.")]
+# Options every `train` command has (each command sets its own defaults).
+EpochsOpt = Annotated[int, typer.Option(help="Passes over the training data.")]
+LrOpt = Annotated[float, typer.Option(help="Peak learning rate (AdamW).")]
+BatchSizeOpt = Annotated[int, typer.Option(help="Windows (rows) per forward pass.")]
+GradAccumOpt = Annotated[int, typer.Option(help="Forward passes per optimizer step.")]
+WarmupOpt = Annotated[float, typer.Option(help="Fraction of steps to warm up over.")]
+WeightDecayOpt = Annotated[float, typer.Option(help="AdamW weight decay.")]
+Bf16Opt = Annotated[bool, typer.Option("--bf16/--no-bf16", help="bfloat16 autocast.")]
+MaxStepsOpt = Annotated[int | None, typer.Option(help="Stop after this many optimizer steps (resumable).")]
+SaveEveryOpt = Annotated[int, typer.Option(help="Checkpoint every N steps (0: per epoch).")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")]
 FreezeEmbeddingsOpt = Annotated[
     bool, typer.Option(help="Keep the word embeddings frozen (smaller deltas to ship).")
 ]
@@ -96,25 +107,23 @@ def train_qa(
             "--base", help="Model to start from: a directory, a Hub id, or minilm (the embedded encoder)."
         ),
     ] = "minilm",
-    epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 2,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 5e-5,
-    batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 16,
-    grad_accum: Annotated[int, typer.Option(help="Forward passes per optimizer step.")] = 1,
-    warmup_ratio: Annotated[float, typer.Option(help="Fraction of steps to warm up over.")] = 0.1,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
+    epochs: EpochsOpt = 2,
+    lr: LrOpt = 5e-5,
+    batch_size: BatchSizeOpt = 16,
+    grad_accum: GradAccumOpt = 1,
+    warmup_ratio: WarmupOpt = 0.1,
+    weight_decay: WeightDecayOpt = 0.01,
     max_length: MaxLengthOpt = 384,
     stride: StrideOpt = 128,
     answerless_ratio: Annotated[
         float, typer.Option(help="Fraction of windows without the answer to keep.")
     ] = 1.0,
-    bf16: Annotated[bool, typer.Option("--bf16/--no-bf16", help="bfloat16 autocast.")] = False,
+    bf16: Bf16Opt = False,
     freeze_embeddings: FreezeEmbeddingsOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, data order and sampling.")] = 0,
-    max_steps: Annotated[
-        int | None, typer.Option(help="Stop after this many optimizer steps (resumable).")
-    ] = None,
-    save_every_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (0: per epoch).")] = 0,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")] = False,
+    max_steps: MaxStepsOpt = None,
+    save_every_steps: SaveEveryOpt = 0,
+    resume: ResumeOpt = False,
     lora_r: Annotated[
         int, typer.Option(help="Train LoRA adapters of this rank and the QA head only (0: all weights).")
     ] = 0,
@@ -382,12 +391,12 @@ def train_ner(
             "--base", help="Model to start from: a directory, a Hub id, or minilm (the embedded encoder)."
         ),
     ] = "minilm",
-    epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 3,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 5e-5,
-    batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 16,
-    grad_accum: Annotated[int, typer.Option(help="Forward passes per optimizer step.")] = 1,
-    warmup_ratio: Annotated[float, typer.Option(help="Fraction of steps to warm up over.")] = 0.1,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
+    epochs: EpochsOpt = 3,
+    lr: LrOpt = 5e-5,
+    batch_size: BatchSizeOpt = 16,
+    grad_accum: GradAccumOpt = 1,
+    warmup_ratio: WarmupOpt = 0.1,
+    weight_decay: WeightDecayOpt = 0.01,
     max_length: MaxLengthOpt = 256,
     stride: Annotated[
         int | None,
@@ -399,14 +408,12 @@ def train_ner(
     aggregation: AggregationOpt = "first",
     scheme: SchemeOpt = "auto",
     klue_level: KlueLevelOpt = "char",
-    bf16: Annotated[bool, typer.Option("--bf16/--no-bf16", help="bfloat16 autocast.")] = False,
+    bf16: Bf16Opt = False,
     seed: Annotated[int, typer.Option(help="Seed of the new head, dropout and data order.")] = 0,
-    max_steps: Annotated[
-        int | None, typer.Option(help="Stop after this many optimizer steps (resumable).")
-    ] = None,
-    save_every_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (0: per epoch).")] = 0,
+    max_steps: MaxStepsOpt = None,
+    save_every_steps: SaveEveryOpt = 0,
     freeze_embeddings: FreezeEmbeddingsOpt = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")] = False,
+    resume: ResumeOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Fine-tune a model for NER; the best epoch by dev entity F1 is written to --output."""
@@ -574,20 +581,18 @@ def train_mlm(
     ] = False,
     mask_prob: Annotated[float, typer.Option(help="Fraction of tokens (or words) to predict.")] = 0.15,
     max_length: MaxLengthOpt = 128,
-    epochs: Annotated[int, typer.Option(help="Passes over the corpus.")] = 3,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 1e-4,
-    batch_size: Annotated[int, typer.Option(help="Rows per forward pass.")] = 32,
-    grad_accum: Annotated[int, typer.Option(help="Forward passes per optimizer step.")] = 1,
-    warmup_ratio: Annotated[float, typer.Option(help="Fraction of steps to warm up over.")] = 0.06,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
-    bf16: Annotated[bool, typer.Option("--bf16/--no-bf16", help="bfloat16 autocast.")] = False,
+    epochs: EpochsOpt = 3,
+    lr: LrOpt = 1e-4,
+    batch_size: BatchSizeOpt = 32,
+    grad_accum: GradAccumOpt = 1,
+    warmup_ratio: WarmupOpt = 0.06,
+    weight_decay: WeightDecayOpt = 0.01,
+    bf16: Bf16Opt = False,
     freeze_embeddings: FreezeEmbeddingsOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, pairs, batch order and masks.")] = 0,
-    max_steps: Annotated[
-        int | None, typer.Option(help="Stop after this many optimizer steps (resumable).")
-    ] = None,
-    save_every_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (0: per epoch).")] = 0,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")] = False,
+    max_steps: MaxStepsOpt = None,
+    save_every_steps: SaveEveryOpt = 0,
+    resume: ResumeOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Masked-LM (+ next-sentence) training: continue pre-training a model on your corpus, or pre-train a
