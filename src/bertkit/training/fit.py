@@ -424,6 +424,24 @@ class FitResult:
     rows: int = 0
     examples_per_second: float = 0.0
 
+    @property
+    def windows(self) -> int:
+        """The training rows, by the name QA and NER give them (windows of text)."""
+        return self.rows
+
+
+def check_start(model: Model, config: Any, resume: bool) -> None:
+    """Fail before any work when the rows cannot fit the model or the output holds another run: tasks call
+    it before building their rows (`fit` calls it again, for free)."""
+    max_length = getattr(config, "max_length", None)
+    positions = getattr(model.module.config, "max_position_embeddings", None)
+    if max_length is not None and positions is not None and max_length > positions:
+        raise InputError(f"max_length {max_length} exceeds the model's {positions} positions")
+    if checkpoints(Path(config.output_dir)) and not resume:
+        raise InputError(
+            f"{config.output_dir} already holds checkpoints: resume with --resume, or use another --output"
+        )
+
 
 def batch_seed(seed: int, epoch: int, index: int) -> int:
     """The seed of batch `index` of `epoch`: the same batch gets the same random choices on every run."""
@@ -436,20 +454,18 @@ def restore(
     optimizer: Any,
     scheduler: Any,
     settings: dict,
+    defaults: dict,
     data_hash: str,
     rank: int = 0,
 ) -> dict:
     """Load a checkpoint into the module, optimizer, scheduler and RNGs; return the loop state.
 
     `settings` values are compared with the checkpoint's; a setting the checkpoint lacks (added to bertkit
-    after it was written) is compared with its default, given as `settings["__defaults__"]`."""
+    after it was written) is compared with its value in `defaults`."""
     import torch
 
     saved = torch.load(checkpoint / STATE_FILE, weights_only=True)
-    defaults = settings.get("__defaults__", {})
     for key, value in settings.items():
-        if key == "__defaults__":
-            continue
         was = saved["settings"].get(key, defaults.get(key))
         if was != value:
             raise InputError(f"cannot resume from {checkpoint}: {key} was {was!r}, now {value!r}")
@@ -472,14 +488,11 @@ def fit(
     """
     import torch
 
+    check_start(model, config, resume)
     rank, world = join_processes()
     progress = progress and rank == 0
     out_dir = Path(config.output_dir)
     module = model.module
-    if checkpoints(out_dir) and not resume:
-        raise InputError(
-            f"{out_dir} already holds checkpoints: resume with --resume, or use another --output"
-        )
     if not len(job.lengths):
         raise InputError("no training rows")
     random.seed(config.seed)
@@ -509,9 +522,7 @@ def fit(
     }
     latest = checkpoints(out_dir)[-1] if resume and checkpoints(out_dir) else None
     if latest is not None:
-        state = restore(
-            latest, module, optimizer, scheduler, {**settings, "__defaults__": defaults}, job.data_hash, rank
-        )
+        state = restore(latest, module, optimizer, scheduler, settings, defaults, job.data_hash, rank)
 
     def save(epoch: int, step_in_epoch: int, order: list[np.ndarray] | None) -> None:
         """Checkpoint at an optimizer-step boundary; `order` is the epoch's batches when inside an epoch.

@@ -17,7 +17,7 @@ import copy
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,13 +31,16 @@ from .data import QADataset, QAExample
 from .features import QAFeatures, qa_train_features
 from .fit import (  # noqa: F401 - re-exported: the loop's pieces, as QA training has always offered them
     STATE_FILE,
+    FitResult,
     Job,
     LoopConfig,
+    check_start,
     checkpoints,
     epoch_batches,
     export_model,
     fit,
     is_peft,
+    join_processes,
     linear_schedule,
     load_weights,
     make_optimizer,
@@ -89,17 +92,8 @@ class TrainConfig(LoopConfig):
             )
 
 
-@dataclass
-class TrainResult:
-    """What a run did: `history` has one entry per evaluated epoch; `best` is the best of them by F1."""
-
-    output_dir: str
-    global_step: int
-    completed: bool
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best: dict[str, Any] | None = None
-    windows: int = 0
-    examples_per_second: float = 0.0
+# What a QA run did: `history` has one entry per evaluated epoch; `best` is the best of them by F1.
+TrainResult = FitResult
 
 
 # --- batches ------------------------------------------------------------------------------------------------
@@ -296,14 +290,8 @@ def train(
     config.check()
     quiet_transformers()
     module, tokenizer = model.module, model.tokenizer
-    positions = module.config.max_position_embeddings
-    if config.max_length > positions:
-        raise InputError(f"max_length {config.max_length} exceeds the model's {positions} positions")
-    if checkpoints(Path(config.output_dir)) and not resume:
-        raise InputError(
-            f"{config.output_dir} already holds checkpoints: resume with --resume, or use another --output"
-        )
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    check_start(model, config, resume)
+    _, world = join_processes()
     threads = max(1, cpu_threads() // int(os.environ.get("LOCAL_WORLD_SIZE", world)))
     torch.set_num_threads(threads)
 
@@ -345,13 +333,4 @@ def train(
         summary=lambda e: f"exact match {e['exact_match']:.2f}, F1 {e['f1']:.2f}",
         export=export,
     )
-    result = fit(model, job, config, resume=resume, progress=progress)
-    return TrainResult(
-        output_dir=result.output_dir,
-        global_step=result.global_step,
-        completed=result.completed,
-        history=result.history,
-        best=result.best,
-        windows=result.rows,
-        examples_per_second=result.examples_per_second,
-    )
+    return fit(model, job, config, resume=resume, progress=progress)

@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import InputError
 from ..loading import Model, quiet_transformers
 from ..runtime import cpu_threads, pad
-from .fit import FitResult, Job, LoopConfig, fit
+from .fit import FitResult, Job, LoopConfig, check_start, fit
 
 IGNORE = -100  # the label the loss skips
 IS_NEXT, NOT_NEXT = 0, 1  # BERT's NSP labels
@@ -475,9 +475,7 @@ def train(
         raise InputError(
             f"{type(module).__name__} has no next-sentence head: load the base for 'pretraining' to train NSP"
         )
-    positions = getattr(module.config, "max_position_embeddings", config.max_length)
-    if config.max_length > positions:
-        raise InputError(f"max_length {config.max_length} exceeds the model's {positions} positions")
+    check_start(model, config, resume)
     threads = threads or cpu_threads()
     torch.set_num_threads(threads)
     rows = pretraining_rows(tokenizer, texts, config.max_length, config.nsp, config.seed)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from ..errors import InputError
 from ..loading import Model, quiet_transformers
 from ..runtime import cpu_threads, pad
 from ..tasks.ner import AGGREGATIONS, EntityTagger, best_window_tokens, token_windows
-from .fit import Job, LoopConfig, checkpoints, fit
+from .fit import FitResult, Job, LoopConfig, check_start, fit
 from .ner_data import NERDataset, NERSentence, entity_scores, tags_from_entities
 
 IGNORE = -100  # the label the loss skips
@@ -68,16 +67,9 @@ class NERTrainConfig(LoopConfig):
 
 
 @dataclass
-class TrainResult:
-    """What a run did: `history` has one entry per evaluated epoch; `best` is the best of them by F1."""
+class TrainResult(FitResult):
+    """What a run did (see `FitResult`), and the label set the model was trained with."""
 
-    output_dir: str
-    global_step: int
-    completed: bool
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best: dict[str, Any] | None = None
-    windows: int = 0
-    examples_per_second: float = 0.0
     labels: list[str] = field(default_factory=list)
 
 
@@ -386,13 +378,7 @@ def train(
     if not sentences:
         raise InputError("no training sentences")
     module, tokenizer = model.module, model.tokenizer
-    positions = module.config.max_position_embeddings
-    if config.max_length > positions:
-        raise InputError(f"max_length {config.max_length} exceeds the model's {positions} positions")
-    if checkpoints(Path(config.output_dir)) and not resume:
-        raise InputError(
-            f"{config.output_dir} already holds checkpoints: resume with --resume, or use another --output"
-        )
+    check_start(model, config, resume)
     if labels is None:
         from .ner_data import label_set
 
@@ -433,13 +419,4 @@ def train(
         summary=lambda e: f"precision {e['precision']:.2f}, recall {e['recall']:.2f}, F1 {e['f1']:.2f}",
     )
     result = fit(model, job, config, resume=resume, progress=progress)
-    return TrainResult(
-        output_dir=result.output_dir,
-        global_step=result.global_step,
-        completed=result.completed,
-        history=result.history,
-        best=result.best,
-        windows=result.rows,
-        examples_per_second=result.examples_per_second,
-        labels=labels,
-    )
+    return TrainResult(**vars(result), labels=labels)
