@@ -174,7 +174,7 @@ def decode_answers(
     for i in order:
         d, s, e = int(doc[i]), int(char_start[i]), int(char_end[i])
         if not answers[d]:
-            best_odds[d] = 1.0 / (1.0 + np.exp(-min(best_ranks[i], 700.0)))
+            best_odds[d] = 0.5 * (1.0 + np.tanh(best_ranks[i] / 2))  # sigmoid, without overflow
         answers[d].append(Answer(contexts[d][s:e], s, e, float(best_scores[i])))
     if handle_impossible_answer:
         doc_null = np.full(n_docs, np.inf)
