@@ -67,45 +67,40 @@ STAGE2 = dict(
     warmup_ratio=0.05,
     answerless_ratio=0.5,
 )
-BURIED_SHARE, BURIED_AMONG = 0.35, 3
+# Stage 3 (run 3): stage 2 again from stage 2's model with another seed (other questions buried among other
+# paragraphs, other answerless windows kept, another order).
+STAGE3 = dict(STAGE2, seed=1)
+# stage -> (training settings, share of questions buried, other paragraphs around each buried one)
+LATER_STAGES = {2: (STAGE2, 0.35, 3), 3: (STAGE3, 0.35, 3)}
 
 
-def stage2_examples(examples, seed: int = 0):
-    """Each training question once: as it is, or (BURIED_SHARE of them) buried among BURIED_AMONG others."""
+def buried_examples(examples, share: float, among: int, seed: int = 0):
+    """Each training question once: as it is, or (`share` of them) buried among `among` other paragraphs."""
     import random
 
     from bertkit.training.data import QADataset, buried
 
     rng = random.Random(seed)
-    chosen = {i for i in range(len(examples)) if rng.random() < BURIED_SHARE}
+    chosen = {i for i in range(len(examples)) if rng.random() < share}
     pool = QADataset(examples, version="1.1", path="training")
-    long = buried(pool, others=BURIED_AMONG, seed=seed).examples  # one per question, in the same order
+    long = buried(pool, others=among, seed=seed).examples  # one per question, in the same order
     return [long[i] if i in chosen else e for i, e in enumerate(examples)]
 
 
 def train(args) -> None:
-    if args.stage == 2:
-        return train_stage2(args)
-
     from bertkit.loading import load
     from bertkit.training.loop import TrainConfig, train
 
     examples, holdout = training_data()
-    print(f"{len(examples)} training questions, {len(holdout)} held out", file=sys.stderr)
-    config = TrainConfig(output_dir=args.output, **RECIPE)
-    result = train(load("minilm", "qa"), examples, config, eval_data=holdout, resume=args.resume)
-    print(json.dumps({"best": result.best, "history": result.history}, default=str))
-
-
-def train_stage2(args) -> None:
-    from bertkit.loading import load
-    from bertkit.training.loop import TrainConfig, train
-
-    examples, holdout = training_data()
-    examples = stage2_examples(examples)
-    print(f"{len(examples)} training questions, {len(holdout)} held out", file=sys.stderr)
-    config = TrainConfig(output_dir=args.output, **STAGE2)
-    result = train(load(args.init, "qa"), examples, config, eval_data=holdout, resume=args.resume)
+    if args.stage == 1:
+        settings, model = RECIPE, load("minilm", "qa")
+    else:
+        settings, share, among = LATER_STAGES[args.stage]
+        examples = buried_examples(examples, share, among, seed=settings["seed"])
+        model = load(args.init, "qa")
+    print(f"stage {args.stage}: {len(examples)} training questions, {len(holdout)} held out", file=sys.stderr)
+    config = TrainConfig(output_dir=args.output, **settings)
+    result = train(model, examples, config, eval_data=holdout, resume=args.resume)
     print(json.dumps({"best": result.best, "history": result.history}, default=str))
 
 
@@ -116,13 +111,17 @@ def evaluate(args) -> None:
 
     model = load(args.model, "qa")
     squad = load_qa_file(DATA / "squad-v1.1-dev.json")
-    sets = {
+    every = {
         "squad-v1.1-dev": squad,
         "tydiqa-goldp-en-dev": load_qa_file(DATA / "tydiqa" / "tydiqa-goldp-en-dev.json"),
         # Long documents must not cost accuracy: the same questions, alone and buried among 20 paragraphs.
         "squad-v1.1-dev-300-alone": buried(squad, others=0, limit=300, seed=0),
         "squad-v1.1-dev-300-buried-20": buried(squad, others=20, limit=300, seed=0),
     }
+    names = args.sets.split(",") if args.sets else list(every)
+    if unknown := [n for n in names if n not in every]:
+        sys.exit(f"error: unknown set(s) {', '.join(unknown)}; choose from {', '.join(every)}")
+    sets = {name: every[name] for name in names}
     report = {}
     for name, dataset in sets.items():
         scores, _ = evaluate(model, dataset, dtype=args.dtype)
@@ -132,9 +131,11 @@ def evaluate(args) -> None:
 
 
 def package(args) -> None:
-    recipe = {
-        "stage1": RECIPE,
-        "stage2": dict(STAGE2, buried_share=BURIED_SHARE, buried_among=BURIED_AMONG, init="stage 1's model"),
+    recipe = {"stage1": RECIPE} | {
+        f"stage{stage}": dict(
+            settings, buried_share=share, buried_among=among, init=f"stage {stage - 1}'s model"
+        )
+        for stage, (settings, share, among) in LATER_STAGES.items()
     }
     write_shipped("default-qa", Path(args.model), args.bits, recipe, args.metrics)
 
@@ -184,11 +185,14 @@ def main() -> None:
     p = sub.add_parser("train")
     p.add_argument("--output", default=str(ROOT / "runs" / "default-qa"))
     p.add_argument("--resume", action="store_true")
-    p.add_argument("--stage", type=int, choices=(1, 2), default=1)
-    p.add_argument("--init", default=str(ROOT / "runs" / "default-qa"), help="stage 2 starts from this model")
+    p.add_argument("--stage", type=int, choices=(1, *LATER_STAGES), default=1)
+    p.add_argument(
+        "--init", default=str(ROOT / "runs" / "default-qa"), help="stage N > 1 starts from this model"
+    )
     p = sub.add_parser("evaluate")
     p.add_argument("--model", default=None)
     p.add_argument("--dtype", default="fp32")
+    p.add_argument("--sets", help="comma-separated names of the sets to score (default: all four)")
     p = sub.add_parser("package")
     p.add_argument("--model", default=str(ROOT / "runs" / "default-qa"))
     p.add_argument("--bits", type=int, default=8)
