@@ -1,8 +1,8 @@
 """The recipe of bertkit's embedded default QA model: all-MiniLM-L6-v2 fine-tuned on the offline English data.
 
-    python scripts/default_qa_model.py train   [--output runs/default-qa] [--resume]   # stage 1: ~1 h, 2 epochs
-    python scripts/default_qa_model.py train --stage 2 --init runs/default-qa --output runs/default-qa-stage2
-                                                                     # stage 2: ~45 min, 1 epoch with buried contexts
+    python scripts/default_qa_model.py train [--stage 1] [--resume]  # stage 1: ~1 h, 2 epochs -> runs/default-qa
+    python scripts/default_qa_model.py train --stage 2   # ~50 min, 1 epoch with buried contexts -> runs/default-qa-stage2
+    python scripts/default_qa_model.py train --stage 3   # ~55 min, stage 2 with another seed -> runs/default-qa-stage3
     python scripts/default_qa_model.py evaluate [--model DIR]                          # EM/F1 on both dev sets
     python scripts/default_qa_model.py package --model DIR --bits 4                    # src/bertkit/models/default-qa
 
@@ -13,6 +13,7 @@ only the held-out SQuAD articles; the dev files are read by `evaluate` alone.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -87,6 +88,11 @@ def buried_examples(examples, share: float, among: int, seed: int = 0):
     return [long[i] if i in chosen else e for i, e in enumerate(examples)]
 
 
+def stage_dir(stage: int) -> str:
+    """Where `make default-model` writes stage N's model (and where stage N + 1 starts by default)."""
+    return str(ROOT / "runs" / ("default-qa" if stage == 1 else f"default-qa-stage{stage}"))
+
+
 def train(args) -> None:
     from bertkit.loading import load
     from bertkit.training.loop import TrainConfig, train
@@ -97,9 +103,9 @@ def train(args) -> None:
     else:
         settings, share, among = LATER_STAGES[args.stage]
         examples = buried_examples(examples, share, among, seed=settings["seed"])
-        model = load(args.init, "qa")
+        model = load(args.init or stage_dir(args.stage - 1), "qa")
     print(f"stage {args.stage}: {len(examples)} training questions, {len(holdout)} held out", file=sys.stderr)
-    config = TrainConfig(output_dir=args.output, **settings)
+    config = TrainConfig(output_dir=args.output or stage_dir(args.stage), **settings)
     result = train(model, examples, config, eval_data=holdout, resume=args.resume)
     print(json.dumps({"best": result.best, "history": result.history}, default=str))
 
@@ -109,22 +115,24 @@ def evaluate(args) -> None:
     from bertkit.training.data import buried, load_qa_file
     from bertkit.training.loop import evaluate
 
-    model = load(args.model, "qa")
-    squad = load_qa_file(DATA / "squad-v1.1-dev.json")
+    @functools.cache
+    def squad():
+        return load_qa_file(DATA / "squad-v1.1-dev.json")
+
     every = {
         "squad-v1.1-dev": squad,
-        "tydiqa-goldp-en-dev": load_qa_file(DATA / "tydiqa" / "tydiqa-goldp-en-dev.json"),
+        "tydiqa-goldp-en-dev": lambda: load_qa_file(DATA / "tydiqa" / "tydiqa-goldp-en-dev.json"),
         # Long documents must not cost accuracy: the same questions, alone and buried among 20 paragraphs.
-        "squad-v1.1-dev-300-alone": buried(squad, others=0, limit=300, seed=0),
-        "squad-v1.1-dev-300-buried-20": buried(squad, others=20, limit=300, seed=0),
+        "squad-v1.1-dev-300-alone": lambda: buried(squad(), others=0, limit=300, seed=0),
+        "squad-v1.1-dev-300-buried-20": lambda: buried(squad(), others=20, limit=300, seed=0),
     }
     names = args.sets.split(",") if args.sets else list(every)
     if unknown := [n for n in names if n not in every]:
         sys.exit(f"error: unknown set(s) {', '.join(unknown)}; choose from {', '.join(every)}")
-    sets = {name: every[name] for name in names}
+    model = load(args.model, "qa")
     report = {}
-    for name, dataset in sets.items():
-        scores, _ = evaluate(model, dataset, dtype=args.dtype)
+    for name in names:
+        scores, _ = evaluate(model, every[name](), dtype=args.dtype)
         report[name] = {k: round(scores[k], 2) for k in ("exact_match", "f1")} | {"n": scores["n"]}
         print(name, report[name], file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))
@@ -183,12 +191,10 @@ def main() -> None:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train")
-    p.add_argument("--output", default=str(ROOT / "runs" / "default-qa"))
+    p.add_argument("--output", help="where the model goes (default: runs/default-qa[-stageN])")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--stage", type=int, choices=(1, *LATER_STAGES), default=1)
-    p.add_argument(
-        "--init", default=str(ROOT / "runs" / "default-qa"), help="stage N > 1 starts from this model"
-    )
+    p.add_argument("--init", help="stage N > 1 starts from this model (default: stage N - 1's output)")
     p = sub.add_parser("evaluate")
     p.add_argument("--model", default=None)
     p.add_argument("--dtype", default="fp32")
