@@ -8,14 +8,14 @@ bench/out/qa_training/base so both start from the same weights, QA head included
 `--questions` questions of squad-v1.1-train, for the same epochs, learning rate, batch size, warmup, weight
 decay, gradient clipping and seed:
 
-- bertkit: `bertkit.training.loop.train` as it ships: bf16 autocast, batches padded to their longest window,
+- bertkit: `bertkit.training.qa.train` as it ships: bf16 autocast, batches padded to their longest window,
   length-grouped batches, loss over the context tokens and CLS;
 - reference: the recipe of transformers' examples/pytorch/question-answering/run_qa.py, run with the
   installed transformers 5 `Trainer`: fp32, every window padded to 384 (`pad_to_max_length`, the script's
   default), `default_data_collator`, random batches, the model's own loss (needs `accelerate`).
 
 Each engine runs in its own process (its peak RSS is its own), then its trained model directory is scored
-with the same bertkit decoder and SQuAD metric (`bertkit.training.loop.evaluate`, fp32) on the first
+with the same bertkit decoder and SQuAD metric (`bertkit.training.qa.evaluate`, fp32) on the first
 `--eval-questions` questions of squad-v1.1-dev, so only the training differs. Training speed is windows per
 second of the training loop alone: not the model load, the feature preparation or the evaluation (for
 bertkit: the time inside its optimizer steps; for the Trainer: from its `on_train_begin` to its
@@ -53,9 +53,9 @@ def train_bertkit(job: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     from bertkit.loading import load
-    from bertkit.training.data import load_qa_file
-    from bertkit.training.features import qa_train_features
-    from bertkit.training.loop import TrainConfig, epoch_batches, train
+    from bertkit.training.qa import TrainConfig, epoch_batches, train
+    from bertkit.training.qa_data import load_qa_file
+    from bertkit.training.qa_features import qa_train_features
 
     s = job["settings"]
     model = load(job["base"], "qa")
@@ -229,7 +229,7 @@ def train_reference(job: dict[str, Any]) -> dict[str, Any]:
 
 
 ENGINES = {
-    "bertkit": (train_bertkit, "bertkit.training.loop.train: bf16 autocast, dynamic padding, length-grouped batches"),
+    "bertkit": (train_bertkit, "bertkit.training.qa.train: bf16 autocast, dynamic padding, length-grouped batches"),
     "reference": (train_reference, "run_qa.py recipe on transformers Trainer: fp32, padding to 384, default_data_collator"),
 }  # fmt: skip
 
@@ -241,8 +241,8 @@ def worker(engine: str, job_file: str, output: str) -> None:
 
     from bertkit.loading import load
     from bertkit.runtime import cpu_threads
-    from bertkit.training.data import load_qa_file
-    from bertkit.training.loop import evaluate
+    from bertkit.training.qa import evaluate
+    from bertkit.training.qa_data import load_qa_file
 
     job = json.loads(Path(job_file).read_text(encoding="utf-8"))
     torch.set_num_threads(cpu_threads())  # the same threads for both (bertkit's loop sets this too)
@@ -260,7 +260,7 @@ def worker(engine: str, job_file: str, output: str) -> None:
 
 def write_subset(source: Path, n: int, target: Path) -> int:
     """The first n questions of a SQuAD file, as a JSON list of flat records (what both engines read)."""
-    from bertkit.training.data import load_qa_file
+    from bertkit.training.qa_data import load_qa_file
 
     examples = load_qa_file(source).examples[:n]
     records = [

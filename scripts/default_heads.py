@@ -61,8 +61,8 @@ WNUT_TO_BTC = {"person": "PER", "location": "LOC", "corporation": "ORG", "group"
 def english_documents() -> tuple[list[str], list[str]]:
     """(training, held-out) documents: paragraphs of wikitext-2 and of the QA training contexts."""
     from bertkit.tokenizer_training import read_texts
-    from bertkit.training.data import load_qa_file
     from bertkit.training.mlm import held_out
+    from bertkit.training.qa_data import load_qa_file
 
     wiki = [t.strip() for t in read_texts(DATA / "text" / "wikitext2-test-raw.txt")]
     wiki = [t for t in wiki if not (t.startswith("=") and t.endswith("="))]  # headings
@@ -86,9 +86,9 @@ def train(args) -> None:
         )
         result = run(load("minilm", "pretraining"), texts, config, held, resume=args.resume)
     else:
+        from bertkit.training.ner import NERTrainConfig
+        from bertkit.training.ner import train as run
         from bertkit.training.ner_data import load_ner_file
-        from bertkit.training.ner_train import NERTrainConfig
-        from bertkit.training.ner_train import train as run
 
         sentences = load_ner_file(DATA / "ner" / "btc-train.conll").sentences
         if args.with_wnut:
@@ -132,8 +132,8 @@ def evaluate(args) -> None:
             rows = pretraining_rows(model.tokenizer, held, config.max_length, nsp=True, seed=config.seed + 1)
             report["wikitext2-held-out"] = {k: round(v, 2) for k, v in score(model, rows, config).items()}
     else:
+        from bertkit.training.ner import evaluate as score
         from bertkit.training.ner_data import load_ner_file
-        from bertkit.training.ner_train import evaluate as score
 
         model = load(model_dir, "ner")
         for name, data in (

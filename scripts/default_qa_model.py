@@ -45,7 +45,7 @@ RECIPE = dict(
 
 def training_data():
     """(train examples, held-out dataset): SQuAD split by article, TyDi English all for training."""
-    from bertkit.training.data import QADataset, load_qa_file
+    from bertkit.training.qa_data import QADataset, load_qa_file
 
     squad = load_qa_file(DATA / "squad-v1.1-train.json")
     titles = list(dict.fromkeys(e.title for e in squad.examples))
@@ -79,7 +79,7 @@ def buried_examples(examples, share: float, among: int, seed: int = 0):
     """Each training question once: as it is, or (`share` of them) buried among `among` other paragraphs."""
     import random
 
-    from bertkit.training.data import QADataset, buried
+    from bertkit.training.qa_data import QADataset, buried
 
     rng = random.Random(seed)
     chosen = {i for i in range(len(examples)) if rng.random() < share}
@@ -95,7 +95,7 @@ def stage_dir(stage: int) -> str:
 
 def train(args) -> None:
     from bertkit.loading import load
-    from bertkit.training.loop import TrainConfig, train
+    from bertkit.training.qa import TrainConfig, train
 
     examples, holdout = training_data()
     if args.stage == 1:
@@ -112,8 +112,8 @@ def train(args) -> None:
 
 def evaluate(args) -> None:
     from bertkit.loading import load
-    from bertkit.training.data import buried, load_qa_file
-    from bertkit.training.loop import evaluate
+    from bertkit.training.qa import evaluate
+    from bertkit.training.qa_data import buried, load_qa_file
 
     @functools.cache
     def squad():

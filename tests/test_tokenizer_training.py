@@ -11,11 +11,11 @@ import pytest
 from transformers import AutoTokenizer
 
 from bertkit.errors import DataError, InputError
+from bertkit.files import squad_articles
 from bertkit.tokenizer_training import (
     compare,
     load_source_tokenizer,
     read_texts,
-    squad_articles,
     train_tokenizer,
 )
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DataError, InputError, ModelLoadError
+from .files import squad_articles
 
 ALGORITHMS = ("wordpiece", "bpe", "unigram")
 FORMATS = ("auto", "text", "blocks", "jsonl", "squad")
@@ -158,103 +159,6 @@ def _squad_texts(article: Any, path: Path, number: int) -> Iterator[str]:
         raise DataError(
             f"{path} article {number} is not SQuAD format (data[].paragraphs[].context/qas[].question)"
         ) from None
-
-
-def squad_articles(path: str | Path, chunk_size: int = 1 << 16) -> Iterator[Any]:
-    """Yield the articles of a SQuAD-format JSON file one at a time, holding one article's text at most.
-
-    The file is one JSON object, `{"version": ..., "data": [article, ...]}`, and `json` has no streaming
-    parser, so the object is walked by hand: each key, each value that is not `data`, and each article are
-    decoded with `raw_decode` once the buffer holds all of it (the buffer grows until it does).
-
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = Path(folder, "tiny.json")
-    ...     _ = path.write_text('{"version": "1.1", "data": [{"title": "A"}, {"title": "B"}]}')
-    ...     [article["title"] for article in squad_articles(path, chunk_size=8)]
-    ['A', 'B']
-    """
-    reader = _JsonReader(Path(path), chunk_size)
-    try:
-        reader.expect("{")
-        while not reader.take("}"):
-            key = reader.value()
-            if not isinstance(key, str):
-                raise reader.error("expected a key")
-            reader.expect(":")
-            if key != "data":
-                reader.value()
-            else:
-                reader.expect("[")
-                while not reader.take("]"):
-                    yield reader.value()
-                    if not reader.take(","):
-                        reader.expect("]", peek=True)
-            if not reader.take(","):
-                reader.expect("}", peek=True)
-    finally:
-        reader.close()
-
-
-class _JsonReader:
-    """A window onto a JSON file: `value()` decodes the next value, reading more until it is whole."""
-
-    def __init__(self, path: Path, chunk_size: int):
-        self.path, self.file = path, open(path, encoding="utf-8")  # noqa: SIM115 (closed by close())
-        self.chunk_size, self.buffer, self.pos, self.eof = chunk_size, "", 0, False
-        self.decoder = json.JSONDecoder()
-
-    def close(self) -> None:
-        self.file.close()
-
-    def error(self, what: str) -> DataError:
-        return DataError(f'{self.path} is not SQuAD-format JSON ({what}; expected {{"data": [...]}})')
-
-    def more(self) -> bool:
-        """Read more text, at least as much as is pending (so a long value costs O(n), not O(n²))."""
-        if self.eof:
-            return False
-        chunk = self.file.read(max(self.chunk_size, len(self.buffer) - self.pos))
-        self.buffer, self.pos = self.buffer[self.pos :] + chunk, 0
-        self.eof = not chunk
-        return bool(chunk)
-
-    def skip_space(self) -> None:
-        while True:
-            while self.pos < len(self.buffer) and self.buffer[self.pos] in " \t\r\n":
-                self.pos += 1
-            if self.pos < len(self.buffer) or not self.more():
-                return
-
-    def take(self, char: str) -> bool:
-        self.skip_space()
-        if self.buffer.startswith(char, self.pos):
-            self.pos += 1
-            return True
-        return False
-
-    def expect(self, char: str, peek: bool = False) -> None:
-        self.skip_space()
-        if not self.buffer.startswith(char, self.pos):
-            found = self.buffer[self.pos : self.pos + 10] or "end of file"
-            raise self.error(f"expected {char!r}, found {found!r}")
-        if not peek:
-            self.pos += 1
-
-    def value(self) -> Any:
-        self.skip_space()
-        while True:
-            try:
-                value, end = self.decoder.raw_decode(self.buffer, self.pos)
-            except json.JSONDecodeError as e:
-                if self.more():
-                    continue
-                raise self.error(e.msg) from None
-            # A number that ends the buffer may go on in the next chunk ("12" of "123").
-            if end == len(self.buffer) and self.more():
-                continue
-            self.pos = end
-            return value
 
 
 @dataclass

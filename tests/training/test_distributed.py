@@ -25,9 +25,9 @@ TRAIN, EVAL = slice(0, 24), slice(40, 46)
 def one_thread(monkeypatch):
     """Tiny models run fastest on one thread, and this machine may be shared."""
     import bertkit.runtime
-    from bertkit.training import loop
+    from bertkit.training import qa as qa_training
 
-    monkeypatch.setattr(loop, "cpu_threads", lambda: 1)
+    monkeypatch.setattr(qa_training, "cpu_threads", lambda: 1)
     monkeypatch.setattr(bertkit.runtime, "cpu_threads", lambda: 1)
 
 
@@ -53,7 +53,7 @@ def tiny_model():
 
 
 def squad():
-    from bertkit.training.data import QADataset, load_qa_file
+    from bertkit.training.qa_data import QADataset, load_qa_file
 
     dataset = load_qa_file(SQUAD_DEV)
     return dataset.examples[TRAIN], QADataset(dataset.examples[EVAL], version=dataset.version)
@@ -64,20 +64,22 @@ def worker(output: Path, record: Path) -> None:
     from safetensors.torch import save_file
 
     import bertkit.runtime
-    from bertkit.training import loop
+    from bertkit.training import qa as qa_training
 
     rank = int(os.environ["RANK"])
-    collate, rows_seen = loop.collate, []
+    collate, rows_seen = qa_training.collate, []
 
     def noting_collate(features, rows, *args):
         rows_seen.append(rows.tolist())
         return collate(features, rows, *args)
 
-    loop.collate = noting_collate
+    qa_training.collate = noting_collate
     bertkit.runtime.cpu_threads = lambda: 1  # evaluation, on process 0: one core each, as in training
     model = tiny_model()
     examples, eval_data = squad()
-    result = loop.train(model, examples, loop.TrainConfig(str(output), **SETTINGS), eval_data, progress=False)
+    result = qa_training.train(
+        model, examples, qa_training.TrainConfig(str(output), **SETTINGS), eval_data, progress=False
+    )
     state = {k: v.contiguous() for k, v in model.module.state_dict().items()}
     save_file(state, record / f"weights-{rank}.safetensors")
     summary = {"batches": rows_seen, "history": result.history, "windows": result.windows}
@@ -93,7 +95,7 @@ def free_port() -> int:
 def test_two_processes_train_on_different_batches_and_end_with_the_same_weights(tmp_path):
     from safetensors.torch import load_file
 
-    from bertkit.training.loop import TrainConfig, train
+    from bertkit.training.qa import TrainConfig, train
 
     if not (SQUAD_DEV.exists() and TOKENIZER.exists()):
         pytest.skip(f"shared data not found at {SHARED_DATA}")
@@ -133,7 +135,7 @@ def test_two_processes_train_on_different_batches_and_end_with_the_same_weights(
 
 
 def test_each_process_gets_as_many_batches_and_one_process_all_of_them():
-    from bertkit.training.loop import shard
+    from bertkit.training.qa import shard
 
     order = list(range(7))
     assert shard(order, 0, 1) is order

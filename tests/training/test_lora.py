@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from bertkit.errors import InputError
 from bertkit.loading import Model, load
 from bertkit.training.cli import train_app
-from bertkit.training.data import QADataset, load_qa_file
-from bertkit.training.loop import TrainConfig, lora_targets, train
+from bertkit.training.qa import TrainConfig, lora_targets, train
+from bertkit.training.qa_data import QADataset, load_qa_file
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SQUAD_DEV = SHARED_DATA / "squad-v1.1-dev.json"
@@ -24,9 +24,9 @@ SETTINGS = dict(epochs=2, batch_size=4, grad_accum=2, lr=1e-2, max_length=96, st
 def one_thread(monkeypatch):
     """Tiny models run fastest on one thread, and this machine may be shared."""
     import bertkit.runtime
-    from bertkit.training import loop
+    from bertkit.training import qa as qa_training
 
-    monkeypatch.setattr(loop, "cpu_threads", lambda: 1)
+    monkeypatch.setattr(qa_training, "cpu_threads", lambda: 1)
     monkeypatch.setattr(bertkit.runtime, "cpu_threads", lambda: 1)
 
 

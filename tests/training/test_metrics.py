@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from bertkit.errors import InputError
 from bertkit.training.metrics import (
     char_f1,
+    entity_scores,
     evaluate_predictions,
     exact_match,
+    get_entities,
     korquad_normalize,
     squad_normalize,
     token_f1,
@@ -263,3 +265,73 @@ def test_agrees_with_official_squad_v1_script(squad_dev, capsys):
     assert "Unanswered question" in capsys.readouterr().err
     # the sample is not trivially perfect or hopeless
     assert 20 < ours["exact_match"] < 90
+
+
+# --- seqeval ---
+
+
+def test_seqeval_readme_example():
+    """The example of seqeval's README: MISC is predicted one token too early; f1_score 0.50."""
+    y_true = [["O", "O", "O", "B-MISC", "I-MISC", "I-MISC", "O"], ["B-PER", "I-PER", "O"]]
+    y_pred = [["O", "O", "B-MISC", "I-MISC", "I-MISC", "I-MISC", "O"], ["B-PER", "I-PER", "O"]]
+    scores = entity_scores(y_true, y_pred)
+    assert (scores["precision"], scores["recall"], scores["f1"]) == (50.0, 50.0, 50.0)
+    assert scores["per_type"]["MISC"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 1,
+        "predicted": 1,
+        "correct": 0,
+    }
+    assert scores["per_type"]["PER"]["f1"] == 100.0
+    assert (scores["n"], scores["true_entities"], scores["predicted_entities"], scores["correct"]) == (
+        2,
+        2,
+        2,
+        1,
+    )
+
+
+def test_seqeval_chunks_non_strict():
+    assert get_entities(["B-PER", "I-PER", "O"]) == [("PER", 0, 1)]
+    assert get_entities(["I-PER", "I-PER"]) == [("PER", 0, 1)]  # I- after O starts a chunk
+    assert get_entities(["B-PER", "I-LOC"]) == [("PER", 0, 0), ("LOC", 1, 1)]  # a type change ends one
+    assert get_entities(["B-PER", "B-PER"]) == [("PER", 0, 0), ("PER", 1, 1)]
+    assert get_entities(["B-creative-work", "I-creative-work"]) == [("creative-work", 0, 1)]
+    assert get_entities(["S-LOC", "B-PER", "E-PER"]) == [("LOC", 0, 0), ("PER", 1, 2)]  # IOBES too
+    # Sentences never share a chunk: an "O" is read after each (offsets count it).
+    assert get_entities([["B-PER"], ["I-PER"]]) == [("PER", 0, 0), ("PER", 2, 2)]
+
+
+def test_seqeval_hand_computed():
+    y_true = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "B-PER"]]
+    # PER 0-1 right; LOC predicted as ORG; the ORG of sentence 2 right; its PER missed.
+    y_pred = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O", "O"]]
+    scores = entity_scores(y_true, y_pred)
+    # gold 4 (PER, LOC, ORG, PER), predicted 3 (PER, ORG, ORG), correct 2 (PER, ORG)
+    assert (scores["true_entities"], scores["predicted_entities"], scores["correct"]) == (4, 3, 2)
+    assert scores["precision"] == pytest.approx(200 / 3)
+    assert scores["recall"] == pytest.approx(50.0)
+    assert scores["f1"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5) * 100)
+    assert scores["per_type"]["ORG"]["precision"] == 50.0 and scores["per_type"]["ORG"]["recall"] == 100.0
+    assert scores["per_type"]["LOC"]["support"] == 1 and scores["per_type"]["LOC"]["predicted"] == 0
+    assert scores["per_type"]["PER"]["recall"] == 50.0
+
+
+def test_seqeval_edge_cases():
+    nothing = entity_scores([["O", "O"]], [["O", "O"]])
+    assert (nothing["precision"], nothing["recall"], nothing["f1"], nothing["per_type"]) == (
+        0.0,
+        0.0,
+        0.0,
+        {},
+    )
+    missed = entity_scores([["B-PER"]], [["O"]])
+    assert (missed["precision"], missed["recall"], missed["f1"]) == (0.0, 0.0, 0.0)
+    perfect = entity_scores([["B-PER", "I-PER"], ["I-LOC"]], [["B-PER", "I-PER"], ["B-LOC"]])
+    assert perfect["f1"] == 100.0  # I-LOC after O and B-LOC are the same chunk in the default mode
+    with pytest.raises(InputError, match="sentence 0"):
+        entity_scores([["O", "O"]], [["O"]])
+    with pytest.raises(InputError, match="gold sentences"):
+        entity_scores([["O"]], [])

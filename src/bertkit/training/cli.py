@@ -72,7 +72,7 @@ def emit_json(value: Any) -> None:
 
 def load_data(path: Path):
     """`load_qa_file`, with its warning about skipped examples shown as one note on stderr."""
-    from .data import load_qa_file
+    from .qa_data import load_qa_file
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -142,8 +142,8 @@ def train_qa(
     """
     import torch
 
-    from .loop import TrainConfig
-    from .loop import train as run_training
+    from .qa import TrainConfig
+    from .qa import train as run_training
 
     config = TrainConfig(
         output_dir=str(output),
@@ -222,8 +222,8 @@ def evaluate_qa(
     as_json: JsonOpt = False,
 ) -> None:
     """Exact match and F1 of a model (run here) or of a predictions file, with the official metric."""
-    from .loop import evaluate
     from .metrics import METRICS, Metric, evaluate_predictions
+    from .qa import evaluate
 
     if (model is None) == (predictions is None):
         raise InputError("give exactly one of --model and --predictions")
@@ -320,7 +320,7 @@ def data_check(
 ) -> None:
     """Round-trip every gold answer through windows, labels and the decoder, and list what differs."""
     from ..loading import load_tokenizer
-    from .features import roundtrip_check
+    from .qa_features import roundtrip_check
 
     dataset = load_data(file)
     result = roundtrip_check(
@@ -418,8 +418,8 @@ def train_ner(
 ) -> None:
     """Fine-tune a model for NER; the best epoch by dev entity F1 is written to --output."""
     from ..loading import load
-    from .ner_train import NERTrainConfig
-    from .ner_train import train as run_training
+    from .ner import NERTrainConfig
+    from .ner import train as run_training
 
     config = NERTrainConfig(
         output_dir=str(output),
@@ -493,7 +493,7 @@ def evaluate_ner(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ..loading import load
-    from .ner_train import evaluate
+    from .ner import evaluate
 
     dataset = load_ner_data(data, scheme, klue_level)
     loaded = load(model, task="ner")

@@ -26,7 +26,6 @@ evaluates and writes. One process runs exactly as without them.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import random
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..files import fsync_dir, write_dir_atomically, write_json_atomically
 from ..loading import Model
 
 STATE_FILE = "trainer_state.pt"
@@ -199,38 +199,6 @@ def set_rng_states(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
 
 
-def write_atomically(final: Path, write: Callable[[Path], None]) -> None:
-    """Write a directory as a whole: into `final.tmp`, fsync every file, then `os.replace` it into place.
-
-    A crash leaves either the old directory or the new one, never a half-written one (a stale `.tmp`
-    is cleared by the next write).
-    """
-    tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write(tmp)
-    for path in tmp.rglob("*"):
-        if path.is_file():
-            with path.open("rb+") as f:
-                os.fsync(f.fileno())
-    fsync_dir(tmp)
-    old = final.with_name(final.name + ".old")
-    if final.exists():  # os.replace cannot replace a non-empty directory
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-    os.replace(tmp, final)
-    fsync_dir(final.parent)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(path: Path, model: Model, state: dict[str, Any]) -> None:
     """Model (safetensors; with LoRA the adapter) + tokenizer + trainer_state.pt, written atomically."""
     import torch
@@ -243,7 +211,7 @@ def save_checkpoint(path: Path, model: Model, state: dict[str, Any]) -> None:
         model.tokenizer.save_pretrained(tmp)
         torch.save(state, tmp / STATE_FILE)
 
-    write_atomically(path, write)
+    write_dir_atomically(path, write)
 
 
 def checkpoints(output_dir: Path) -> list[Path]:
@@ -296,15 +264,6 @@ def export_model(checkpoint: Path, out_dir: Path) -> None:
         os.replace(path, out_dir / path.name)
     fsync_dir(out_dir)
     tmp.rmdir()
-
-
-def write_json_atomically(path: Path, value: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump(value, f, ensure_ascii=False, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def make_progress(enabled: bool) -> Any:

@@ -1,6 +1,7 @@
-"""Extractive-QA exact match and F1, matching the official SQuAD v1.1, SQuAD v2.0 and KorQuAD 1.0 scripts.
+"""The official metrics: extractive-QA exact match and F1 (SQuAD v1.1, SQuAD v2.0, KorQuAD 1.0) and NER
+entity-level precision/recall/F1 (seqeval).
 
-Three metrics, each a faithful port of its official evaluation script (scores agree to the last bit when
+Three QA metrics, each a faithful port of its official evaluation script (scores agree to the last bit when
 every question has a prediction; tests/training/test_metrics.py checks SQuAD v1.1 against a vendored copy):
 
 - ``"squad"``: evaluate-v1.1.py (https://rajpurkar.github.io/SQuAD-explorer/). Normalise (lower-case, drop
@@ -15,15 +16,17 @@ every question has a prediction; tests/training/test_metrics.py checks SQuAD v1.
 
 All corpus scores are on a 0-100 scale. Unlike the official scripts, which print a warning, a question with
 no prediction is counted in ``"missing"`` and scores 0 ("Unanswered question will receive score 0").
+
+NER: `entity_scores` gives the numbers of seqeval's `classification_report` in its default mode.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from bertkit.errors import InputError
 
@@ -322,3 +325,109 @@ def _find_best_threshold(
         if running > best:
             best, best_threshold = running, no_answer_probs[question_id]
     return 100.0 * best / n_questions, best_threshold
+
+
+# --- seqeval ------------------------------------------------------------------------------------------------
+
+
+def _end_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
+    return (
+        prev_tag in ("E", "S")
+        or (prev_tag in ("B", "I") and tag in ("B", "S", "O"))
+        or (prev_tag not in ("O", ".") and prev_type != type_)
+    )
+
+
+def _start_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
+    return (
+        tag in ("B", "S")
+        or (prev_tag in ("E", "S", "O") and tag in ("E", "I"))
+        or (tag not in ("O", ".") and prev_type != type_)
+    )
+
+
+def get_entities(seq: Sequence[str] | Sequence[Sequence[str]]) -> list[tuple[str, int, int]]:
+    """seqeval's `get_entities`: (type, first unit, last unit) of every chunk, in its non-strict reading.
+
+    A list of sentences is read as one sequence with an "O" after each sentence (offsets count those).
+    An I- tag after O (or after another type) starts a chunk, as in seqeval.
+
+    >>> get_entities(["B-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-ORG"])
+    [('PER', 0, 1), ('LOC', 3, 3), ('LOC', 4, 4), ('ORG', 5, 5)]
+    """
+    if any(isinstance(s, (list, tuple)) for s in seq):
+        seq = [item for sentence in seq for item in [*sentence, "O"]]
+    prev_tag, prev_type, begin = "O", "", 0
+    chunks = []
+    for i, chunk in enumerate([*seq, "O"]):
+        tag = chunk[0]
+        type_ = chunk[1:].split("-", maxsplit=1)[-1] or "_"
+        if _end_of_chunk(prev_tag, tag, prev_type, type_):
+            chunks.append((prev_type, begin, i - 1))
+        if _start_of_chunk(prev_tag, tag, prev_type, type_):
+            begin = i
+        prev_tag, prev_type = tag, type_
+    return chunks
+
+
+def _prf(correct: int, predicted: int, true: int) -> tuple[float, float, float]:
+    precision = correct / predicted if predicted else 0.0
+    recall = correct / true if true else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def entity_scores(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Entity-level precision, recall and F1 (0-100), micro-averaged over types, and per type: the numbers
+    of seqeval's `classification_report(y_true, y_pred)` in its default mode (times 100).
+
+    An entity counts as correct when a predicted chunk has the same type, start and end as a gold one.
+    A ratio with a zero denominator is 0 (seqeval's `zero_division="warn"` also gives 0).
+
+    Returns:
+        {precision, recall, f1, n (sentences), true_entities, predicted_entities, correct,
+         per_type: {type: {precision, recall, f1, support, predicted, correct}}}
+
+    Example: gold [B-PER I-PER O B-LOC], predicted [B-PER I-PER O B-ORG]: PER is right, LOC is missed and
+    ORG is spurious: precision 1/2, recall 1/2, F1 50.
+
+    >>> scores = entity_scores([["B-PER", "I-PER", "O", "B-LOC"]], [["B-PER", "I-PER", "O", "B-ORG"]])
+    >>> scores["precision"], scores["recall"], scores["f1"]
+    (50.0, 50.0, 50.0)
+    """
+    if len(y_true) != len(y_pred):
+        raise InputError(f"got {len(y_true)} gold sentences but {len(y_pred)} predicted ones")
+    for i, (tags, guessed) in enumerate(zip(y_true, y_pred, strict=True)):
+        if len(tags) != len(guessed):
+            raise InputError(f"sentence {i}: {len(tags)} gold tags but {len(guessed)} predicted tags")
+    gold: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    pred: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    for kind, start, end in get_entities([list(s) for s in y_true]):
+        gold[kind].add((start, end))
+    for kind, start, end in get_entities([list(s) for s in y_pred]):
+        pred[kind].add((start, end))
+    per_type = {}
+    totals = [0, 0, 0]
+    for kind in sorted(set(gold) | set(pred)):
+        correct, predicted, true = len(gold[kind] & pred[kind]), len(pred[kind]), len(gold[kind])
+        p, r, f = _prf(correct, predicted, true)
+        per_type[kind] = {
+            "precision": 100 * p,
+            "recall": 100 * r,
+            "f1": 100 * f,
+            "support": true,
+            "predicted": predicted,
+            "correct": correct,
+        }
+        totals = [totals[0] + correct, totals[1] + predicted, totals[2] + true]
+    p, r, f = _prf(*totals)
+    return {
+        "precision": 100 * p,
+        "recall": 100 * r,
+        "f1": 100 * f,
+        "n": len(y_true),
+        "true_entities": totals[2],
+        "predicted_entities": totals[1],
+        "correct": totals[0],
+        "per_type": per_type,
+    }

@@ -10,8 +10,7 @@ import pytest
 
 from bertkit.errors import InputError
 from bertkit.loading import Model
-from bertkit.training.ner_data import NERDataset, NERSentence, load_ner_file
-from bertkit.training.ner_train import (
+from bertkit.training.ner import (
     IGNORE,
     NERTrainConfig,
     align_labels,
@@ -24,6 +23,7 @@ from bertkit.training.ner_train import (
     train,
     unit_of_tokens,
 )
+from bertkit.training.ner_data import NERDataset, NERSentence, load_ner_file
 
 from ..conftest import DATA, tokenizer
 from ..test_cli import run

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from bertkit.errors import InputError
 from bertkit.loading import Model
 from bertkit.training.cli import data_app, evaluate_app, train_app
-from bertkit.training.data import QADataset, load_qa_file
-from bertkit.training.loop import TrainConfig, checkpoints, epoch_batches, linear_schedule, train
+from bertkit.training.qa import TrainConfig, checkpoints, epoch_batches, linear_schedule, train
+from bertkit.training.qa_data import QADataset, load_qa_file
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SQUAD_DEV = SHARED_DATA / "squad-v1.1-dev.json"

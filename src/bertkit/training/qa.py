@@ -27,8 +27,6 @@ from ..errors import InputError
 from ..loading import Model, quiet_transformers
 from ..runtime import cpu_threads, pad
 from ..tasks.qa import MASKED_LOGIT, QuestionAnswerer
-from .data import QADataset, QAExample
-from .features import QAFeatures, qa_train_features
 from .fit import (  # noqa: F401 - re-exported: the loop's pieces, as QA training has always offered them
     STATE_FILE,
     FitResult,
@@ -47,6 +45,8 @@ from .fit import (  # noqa: F401 - re-exported: the loop's pieces, as QA trainin
     shard,
 )
 from .metrics import Metric, evaluate_predictions
+from .qa_data import QADataset, QAExample
+from .qa_features import QAFeatures, qa_train_features
 
 LORA_EXPORTS = ("merged", "adapter")
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")

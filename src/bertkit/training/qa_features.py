@@ -26,8 +26,8 @@ import numpy as np
 from ..encoding import QAWindows, qa_windows
 from ..errors import InputError
 from ..tasks.qa import decode_answers
-from .data import QAExample
 from .metrics import exact_match, korquad_normalize, squad_normalize
+from .qa_data import QAExample
 
 
 @dataclass

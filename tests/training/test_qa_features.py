@@ -6,8 +6,8 @@ import pytest
 
 from bertkit.encoding import qa_windows
 from bertkit.errors import InputError
-from bertkit.training.data import Answer, QAExample, load_qa_file
-from bertkit.training.features import (
+from bertkit.training.qa_data import Answer, QAExample, load_qa_file
+from bertkit.training.qa_features import (
     max_context_window,
     qa_train_features,
     roundtrip_check,

@@ -14,7 +14,7 @@ or, with `label_all_tokens`, the unit's I- label:
     labels                                          -100  B-ORG -100 I-ORG -100
     label_all_tokens                                -100  B-ORG I-ORG I-ORG -100
 
-The output directory is laid out as for QA (`training/loop.py`): the best epoch by dev F1 (else the last) as
+The output directory is laid out as for QA (`training/qa.py`): the best epoch by dev F1 (else the last) as
 a plain model directory (`AutoModelForTokenClassification.from_pretrained` and `bertkit.load(dir, "ner")`
 read it), `train_summary.json`, and `checkpoints/step-NNNNNNN/` (the latest and the best are kept).
 """
@@ -33,7 +33,8 @@ from ..loading import Model, quiet_transformers
 from ..runtime import cpu_threads, pad
 from ..tasks.ner import AGGREGATIONS, EntityTagger, best_window_tokens, token_windows
 from .fit import FitResult, Job, LoopConfig, check_start, fit
-from .ner_data import NERDataset, NERSentence, entity_scores, tags_from_entities
+from .metrics import entity_scores
+from .ner_data import NERDataset, NERSentence, tags_from_entities
 
 IGNORE = -100  # the label the loss skips
 

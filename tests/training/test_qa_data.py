@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bertkit.errors import DataError
-from bertkit.training.data import Answer, QADataset, QAExample, load_hub_dataset, load_qa_file
 from bertkit.training.metrics import evaluate_predictions
+from bertkit.training.qa_data import Answer, QADataset, QAExample, load_hub_dataset, load_qa_file
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -1,0 +1,229 @@
+"""Files, written once: atomic writes (a file or a directory is whole or absent, fsync'd with its folder),
+UTF-8 reading with one-line errors, and a streaming reader of SQuAD-format JSON.
+
+Every module that writes or reads a user's file goes through these, so a crash never leaves a half-written
+output and every unreadable input is a `DataError` that names the file:
+
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as folder:
+...     path = write_json_atomically(Path(folder, "scores.json"), {"f1": 71.6})
+...     read_text(path)
+'{\\n  "f1": 71.6\\n}'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import DataError
+
+# --- writing ------------------------------------------------------------------------------------------------
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Make a rename or a new file inside `path` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_file_atomically(
+    path: str | Path, write: Callable[[IO[Any]], None], *, binary: bool = False
+) -> Path:
+    """Write `path` through `write(file)` into a temporary file beside it, fsync it, `os.replace` it into
+    place and fsync the folder: a crash leaves the old file or the new one, never a part of either."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+    return path
+
+
+def write_text_atomically(path: str | Path, text: str) -> Path:
+    return write_file_atomically(path, lambda f: f.write(text))
+
+
+def write_json_atomically(path: str | Path, value: Any, indent: int | None = 2) -> Path:
+    return write_file_atomically(path, lambda f: json.dump(value, f, ensure_ascii=False, indent=indent))
+
+
+def write_dir_atomically(final: str | Path, write: Callable[[Path], None]) -> Path:
+    """Write a directory as a whole: `write(tmp)` fills `final.tmp`, every file in it is fsync'd, then it
+    is renamed into place (an existing `final` is replaced). A crash leaves the old directory or the new one,
+    never a half-written one; a stale `.tmp` is cleared by the next write.
+    """
+    final = Path(final)
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        write(tmp)
+        for path in tmp.rglob("*"):
+            if path.is_file():
+                with path.open("rb+") as f:
+                    os.fsync(f.fileno())
+        fsync_dir(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = final.with_name(final.name + ".old")
+    if final.exists():  # os.replace cannot replace a non-empty directory
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    fsync_dir(final.parent)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+
+def open_text(path: str | Path) -> IO[str]:
+    """Open a UTF-8 text file (a byte-order mark is allowed); a missing, unreadable or directory path is a
+    one-line `DataError`."""
+    try:
+        return Path(path).open(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not a file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read it ({e.strerror or type(e).__name__})") from None
+
+
+def read_text(path: str | Path) -> str:
+    """The whole text of a UTF-8 file, or a one-line `DataError` ("not UTF-8 text (byte N)")."""
+    with open_text(path) as f:
+        try:
+            return f.read()
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: not UTF-8 text (byte {e.start})") from None
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file (CRLF line ends allowed)."""
+    return read_text(path).splitlines()
+
+
+# --- SQuAD-format JSON, streamed ----------------------------------------------------------------------------
+
+
+def squad_articles(path: str | Path, chunk_size: int = 1 << 16) -> Iterator[Any]:
+    """Yield the articles of a SQuAD-format JSON file one at a time, holding one article's text at most.
+
+    The file is one JSON object, `{"version": ..., "data": [article, ...]}`, and `json` has no streaming
+    parser, so the object is walked by hand: each key, each value that is not `data`, and each article are
+    decoded with `raw_decode` once the buffer holds all of it (the buffer grows until it does).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "tiny.json")
+    ...     _ = path.write_text('{"version": "1.1", "data": [{"title": "A"}, {"title": "B"}]}')
+    ...     [article["title"] for article in squad_articles(path, chunk_size=8)]
+    ['A', 'B']
+    """
+    reader = _JsonReader(Path(path), chunk_size)
+    try:
+        reader.expect("{")
+        while not reader.take("}"):
+            key = reader.value()
+            if not isinstance(key, str):
+                raise reader.error("expected a key")
+            reader.expect(":")
+            if key != "data":
+                reader.value()
+            else:
+                reader.expect("[")
+                while not reader.take("]"):
+                    yield reader.value()
+                    if not reader.take(","):
+                        reader.expect("]", peek=True)
+            if not reader.take(","):
+                reader.expect("}", peek=True)
+    finally:
+        reader.close()
+
+
+class _JsonReader:
+    """A window onto a JSON file: `value()` decodes the next value, reading more until it is whole."""
+
+    def __init__(self, path: Path, chunk_size: int):
+        self.path, self.file = path, open_text(path)
+        self.chunk_size, self.buffer, self.pos, self.eof = chunk_size, "", 0, False
+        self.decoder = json.JSONDecoder()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def error(self, what: str) -> DataError:
+        return DataError(f'{self.path} is not SQuAD-format JSON ({what}; expected {{"data": [...]}})')
+
+    def more(self) -> bool:
+        """Read more text, at least as much as is pending (so a long value costs O(n), not O(n²))."""
+        if self.eof:
+            return False
+        try:
+            chunk = self.file.read(max(self.chunk_size, len(self.buffer) - self.pos))
+        except UnicodeDecodeError as e:
+            raise DataError(f"{self.path}: not UTF-8 text ({e.reason})") from None
+        self.buffer, self.pos = self.buffer[self.pos :] + chunk, 0
+        self.eof = not chunk
+        return bool(chunk)
+
+    def skip_space(self) -> None:
+        while True:
+            while self.pos < len(self.buffer) and self.buffer[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buffer) or not self.more():
+                return
+
+    def take(self, char: str) -> bool:
+        self.skip_space()
+        if self.buffer.startswith(char, self.pos):
+            self.pos += 1
+            return True
+        return False
+
+    def expect(self, char: str, peek: bool = False) -> None:
+        self.skip_space()
+        if not self.buffer.startswith(char, self.pos):
+            found = self.buffer[self.pos : self.pos + 10] or "end of file"
+            raise self.error(f"expected {char!r}, found {found!r}")
+        if not peek:
+            self.pos += 1
+
+    def value(self) -> Any:
+        self.skip_space()
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buffer, self.pos)
+            except json.JSONDecodeError as e:
+                if self.more():
+                    continue
+                raise self.error(e.msg) from None
+            # A number that ends the buffer may go on in the next chunk ("12" of "123").
+            if end == len(self.buffer) and self.more():
+                continue
+            self.pos = end
+            return value
