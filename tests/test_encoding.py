@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from bertkit import InputError, inspect, qa_windows
+from bertkit import InputError, qa_windows, token_table
 from bertkit.encoding import INSPECT_KEYS
 
 
 def test_john_pair_uncased(tok_uncased):
-    (window,) = inspect(tok_uncased, "Where does John live?", "John lives in New York City.")
+    (window,) = token_table(tok_uncased, "Where does John live?", "John lives in New York City.")
     assert window["input_ids"] == [
         101,
         2073,
@@ -40,7 +40,7 @@ def test_john_pair_uncased(tok_uncased):
 
 def test_sylvain_cased(tok_cased):
     text = "My name is Sylvain and I work at Hugging Face in Brooklyn."
-    (window,) = inspect(tok_cased, text)
+    (window,) = token_table(tok_cased, text)
     assert window["input_ids"] == [
         101, 1422, 1271, 1110, 156, 7777, 2497, 1394, 1105, 146, 1250, 1120, 20164, 10932, 10289, 1107, 6010, 119, 102
     ]  # fmt: skip
@@ -57,7 +57,7 @@ def test_sylvain_cased(tok_cased):
 
 def test_korean_pair_mbert(tok_mbert):
     question, context = "고양이가 어디에 앉습니까?", "고양이가 의자에 앉습니다."
-    (window,) = inspect(tok_mbert, question, context)
+    (window,) = token_table(tok_mbert, question, context)
     assert window["input_ids"] == [
         101, 8888, 37114, 57362, 9546, 48446, 10530, 9522, 119081, 25503, 118671, 136, 102,
         8888, 37114, 57362, 9637, 13764, 10530, 9522, 119081, 48345, 119, 102,
@@ -73,7 +73,7 @@ def test_korean_pair_mbert(tok_mbert):
 def test_overflow_windows_course_example(tok_cased):
     # The course's example: max_length=6, stride=2 splits the sentence into 7 windows.
     sentence = "This sentence is not too long but we are going to split it anyway."
-    windows = inspect(tok_cased, sentence, max_length=6, stride=2)
+    windows = token_table(tok_cased, sentence, max_length=6, stride=2)
     decoded = [tok_cased.decode(w["input_ids"]) for w in windows]
     assert decoded == [
         "[CLS] This sentence is not [SEP]",
@@ -88,7 +88,7 @@ def test_overflow_windows_course_example(tok_cased):
 
 def test_pair_windows_share_stride_tokens(tok_uncased):
     context = " ".join(f"word{i}" for i in range(300))
-    windows = inspect(tok_uncased, "Which word?", context, max_length=64, stride=16)
+    windows = token_table(tok_uncased, "Which word?", context, max_length=64, stride=16)
     assert len(windows) > 3
     for a, b in zip(windows, windows[1:], strict=False):
         ctx_a = [o for o, s in zip(a["offset_mapping"], a["sequence_ids"], strict=False) if s == 1]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bertkit.encoding import inspect
+from bertkit.encoding import token_table
 from bertkit.server import MAX_TEXT_CHARS, ServerConfig, create_app
 
 CONTEXT = "John lives in New York City. He works as a carpenter in Brooklyn. 이순신은 서울에서 태어났다. 🙂 Ünïcödé."
@@ -73,7 +73,7 @@ def test_tokenize_equals_inspect(client, tiny_qa):
     body = {"text": "Héllo 세계", "pair": "and more text", "max_length": 8, "stride": 2}
     r = post(client, "/v1/tokenize", body)
     assert r.status_code == 200
-    assert r.json()["windows"] == inspect(tiny_qa.model.tokenizer, "Héllo 세계", "and more text", 8, 2)
+    assert r.json()["windows"] == token_table(tiny_qa.model.tokenizer, "Héllo 세계", "and more text", 8, 2)
 
 
 @pytest.mark.parametrize("fmt, magic", [("svg", b"<?xml"), ("png", b"\x89PNG")])

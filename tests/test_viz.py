@@ -140,9 +140,9 @@ def test_token_boxes_never_overlap():
 
 
 def test_tokens_figure_from_inspect(tok_mbert, tmp_path):
-    from bertkit import inspect
+    from bertkit import token_table
 
-    windows = inspect(tok_mbert, KOREAN_QUESTION, KOREAN_CONTEXT, max_length=24, stride=4)
+    windows = token_table(tok_mbert, KOREAN_QUESTION, KOREAN_CONTEXT, max_length=24, stride=4)
     assert len(windows) > 1
     render_both(viz.tokens_figure(windows), tmp_path, "tokenize")
 

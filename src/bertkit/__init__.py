@@ -6,7 +6,7 @@
 [Answer(answer='New York City', start=14, end=27, score=0.97)]
 """
 
-from .encoding import inspect, qa_windows
+from .encoding import qa_windows, token_table
 from .errors import BertkitError, DataError, InputError, ModelLoadError
 from .loading import Model, load, load_tokenizer
 from .tasks.attention import AttentionInspector, AttentionWeights, TokenWeight
@@ -34,7 +34,7 @@ __all__ = [
     "WordVector",
     "cosine_matrix",
     "decode_answers",
-    "inspect",
+    "token_table",
     "load",
     "load_tokenizer",
     "qa_windows",

@@ -60,10 +60,10 @@ def tokenize(
     plot: PlotOpt = None,
 ) -> None:
     """Show tokens, ids, segment ids, offsets, sequence and word ids, per window."""
-    from .encoding import inspect
+    from .encoding import token_table
     from .loading import load_tokenizer
 
-    windows = inspect(load_tokenizer(model), text, pair, max_length=max_length, stride=stride)
+    windows = token_table(load_tokenizer(model), text, pair, max_length=max_length, stride=stride)
     if plot is not None:
         save_plot(lambda viz: viz.tokens_figure(windows), plot)
     if as_json:

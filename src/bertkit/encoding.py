@@ -37,7 +37,7 @@ def uses_token_type_ids(tokenizer: Any) -> bool:
     return "token_type_ids" in tokenizer.model_input_names
 
 
-def inspect(
+def token_table(
     tokenizer: Any,
     text: str,
     pair: str | None = None,
@@ -51,7 +51,7 @@ def inspect(
 
     >>> from transformers import AutoTokenizer  # doctest: +SKIP
     >>> tok = AutoTokenizer.from_pretrained("../shared/data/tokenizers/bert-base-uncased")  # doctest: +SKIP
-    >>> inspect(tok, "Hi there")[0]["tokens"]  # doctest: +SKIP
+    >>> token_table(tok, "Hi there")[0]["tokens"]  # doctest: +SKIP
     ['[CLS]', 'hi', 'there', '[SEP]']
     """
     require_text(text, "text")

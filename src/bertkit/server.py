@@ -631,10 +631,10 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     @app.post("/v1/tokenize", response_model=TokenizeResponse, responses=ERRORS)
     async def tokenize(body: TokenizeRequest) -> dict[str, Any]:
         """Tokens, ids, segment ids, offsets, sequence and word ids of each window (the QA model's tokenizer)."""
-        from .encoding import inspect
+        from .encoding import token_table
 
         def run() -> Any:
-            return inspect(models.get("tokenize"), body.text, body.pair, body.max_length, body.stride)
+            return token_table(models.get("tokenize"), body.text, body.pair, body.max_length, body.stride)
 
         return {"windows": await worker.run(run)}
 
@@ -743,9 +743,9 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     async def plot_tokenize(body: PlotTextRequest, format: ImageFormat = "svg") -> Response:
         """Token boxes coloured by sequence (text, pair, special)."""
         from . import viz
-        from .encoding import inspect
+        from .encoding import token_table
 
-        windows = await worker.run(lambda: inspect(models.get("tokenize"), body.text, body.pair))
+        windows = await worker.run(lambda: token_table(models.get("tokenize"), body.text, body.pair))
         return image(await worker.draw(lambda: viz.to_bytes(viz.tokens_figure(windows), format)), format)
 
     if tasks["attention"]:

@@ -380,7 +380,7 @@ def tokens_figure(
     max_tokens: int = 600,
     path: str | Path | None = None,
 ) -> Figure:
-    """The windows of `encoding.inspect` as token boxes: first text, pair text, special tokens.
+    """The windows of `encoding.token_table` as token boxes: first text, pair text, special tokens.
 
     Past `max_tokens` boxes (all windows together) the rest is left out, and the figure says so.
     """
