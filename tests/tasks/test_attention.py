@@ -83,7 +83,7 @@ def test_what_a_word_attends_to(inspector):
     weights = inspector("Tokenization matters, and tokenization is subtle.")
     rows = weights.word_tokens("tokenization", occurrence=2)
     assert [weights.tokens[i] for i in rows] == ["token", "##ization"]
-    ranked = weights.attends_to("tokenization", occurrence=2, layer=1)
+    ranked = weights.attends_to("tokenization", occurrence=2, layer=1).ranked
     expected = weights.select(layer=1)[rows].mean(axis=0)
     assert [t.index for t in ranked] == np.argsort(-expected, kind="stable").tolist()
     assert [t.weight for t in ranked] == sorted((t.weight for t in ranked), reverse=True)

@@ -9,8 +9,9 @@ each row sums to 1. Asking for no layer (or no head) averages over all of them:
 
     select(weights, layer=None, head=None)  → mean over layers and heads, [length, length]
     select(weights, layer=-1, head=None)    → the last layer, mean over its heads
-    attends_to(..., word "apple")           → the tokens that "apple" attends to, best first (a word of
-                                              several sub-tokens: the mean of their rows)
+    attends_to("apple")                     → what "apple" attends to: one weight per token (`row`) and
+                                              the tokens best first (`ranked`); a word of several
+                                              sub-tokens: the mean of their rows
 """
 
 from __future__ import annotations
@@ -77,6 +78,48 @@ class TokenWeight:
         }
 
 
+@dataclass(frozen=True)
+class WordAttention:
+    """What one word attends to, in a chosen layer and head (None: averaged over them).
+
+    Args:
+        word: the word as written in the text, `text[start:end]`.
+        start, end: its characters.
+        token_indices: its sub-tokens' positions.
+        layer, head: non-negative indices, or None where averaged over.
+        row: [length] weights, one per token in text order (the mean of the word's sub-tokens' rows).
+        ranked: the same weights as `TokenWeight`s, most first.
+    """
+
+    word: str
+    start: int
+    end: int
+    token_indices: np.ndarray
+    layer: int | None
+    head: int | None
+    row: np.ndarray
+    ranked: list[TokenWeight]
+
+    @property
+    def title(self) -> str:
+        """The title of its picture: "what 'it' attends to (layer 1, head mean)"."""
+        layer = "mean" if self.layer is None else self.layer
+        head = "mean" if self.head is None else self.head
+        return f"what {self.word!r} attends to (layer {layer}, head {head})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `word` and `attends_to` keys of `AttentionWeights.to_dict`."""
+        return {
+            "word": {
+                "text": self.word,
+                "start": self.start,
+                "end": self.end,
+                "token_indices": self.token_indices.tolist(),
+            },
+            "attends_to": [t.to_dict() for t in self.ranked],
+        }
+
+
 @dataclass
 class AttentionWeights:
     """One text's attention.
@@ -108,17 +151,29 @@ class AttentionWeights:
 
     def attends_to(
         self, word: str, occurrence: int = 1, layer: int | None = None, head: int | None = None
-    ) -> list[TokenWeight]:
-        """The tokens the word attends to, most first: the mean of its sub-tokens' rows of `select`."""
-        rows = self.word_tokens(word, occurrence)
+    ) -> WordAttention:
+        """What the `occurrence`-th `word` attends to: the mean of its sub-tokens' rows of `select`.
+
+        >>> weights = AttentionWeights(  # [CLS] hi there [SEP], one layer and head
+        ...     "hi there", ["[CLS]", "hi", "there", "[SEP]"], np.array([[0, 0], [0, 2], [3, 8], [0, 0]]),
+        ...     np.array([[[[0.1, 0.2, 0.3, 0.4]] * 4]]))
+        >>> chosen = weights.attends_to("there")
+        >>> chosen.row.tolist(), chosen.ranked[0].token, chosen.title
+        ([0.1, 0.2, 0.3, 0.4], '[SEP]', "what 'there' attends to (layer mean, head mean)")
+        """
+        layers, heads = self.shape[:2]
+        layer, head = check_index(layer, layers, "layer"), check_index(head, heads, "head")
+        start, end = word_span(self.text, word, occurrence)
+        rows = word_tokens(self.offsets, start, end)
         weights = self.select(layer, head)[rows].mean(axis=0)
         order = np.argsort(-weights, kind="stable")
-        return [
+        ranked = [
             TokenWeight(
                 int(j), self.tokens[j], int(self.offsets[j, 0]), int(self.offsets[j, 1]), float(weights[j])
             )
             for j in order
         ]
+        return WordAttention(self.text[start:end], start, end, rows, layer, head, weights, ranked)
 
     def to_dict(
         self,
@@ -145,14 +200,7 @@ class AttentionWeights:
             "weights": (self.weights if full else self.select(layer, head)).tolist(),
         }
         if word is not None:
-            start, end = word_span(self.text, word, occurrence)
-            out["word"] = {
-                "text": self.text[start:end],
-                "start": start,
-                "end": end,
-                "token_indices": word_tokens(self.offsets, start, end).tolist(),
-            }
-            out["attends_to"] = [t.to_dict() for t in self.attends_to(word, occurrence, layer, head)]
+            out.update(self.attends_to(word, occurrence, layer, head).to_dict())
         return out
 
 
@@ -168,7 +216,7 @@ class AttentionInspector:
     >>> weights = inspector("The animal didn't cross the street because it was too tired.")  # doctest: +SKIP
     >>> weights.shape  # doctest: +SKIP
     (6, 12, 16, 16)
-    >>> weights.attends_to("it", layer=-1)[0].token  # doctest: +SKIP
+    >>> weights.attends_to("it", layer=-1).ranked[0].token  # doctest: +SKIP
     """
 
     def __init__(
