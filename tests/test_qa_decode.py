@@ -200,6 +200,36 @@ def test_explain_describes_every_window(tiny_qa):
         assert all(p < 1e-3 for p, seg in zip(w["p_start"], w["segments"], strict=False) if seg == "question")
     best = out["answers"][0]
     assert best == tiny_qa("What is the capital?", context, top_k=2, max_length=64, stride=16)[0].to_dict()
+    # Each answer's location: the window and tokens the decoder took it from.
+    assert len(out["locations"]) == len(out["answers"])
+    for answer, where in zip(out["answers"], out["locations"], strict=True):
+        offsets = out["windows"][where["window"]]["offsets"]
+        assert offsets[where["token_start"]][0] == answer["start"]
+        assert offsets[where["token_end"]][1] == answer["end"]
+
+
+def test_answers_carry_their_tokens_but_json_and_equality_do_not(tok_uncased):
+    context = "filler " * 40 + "John lives in New York City." + " filler" * 40
+    windows = qa_windows(tok_uncased, ["Where does John live?"], [context], max_length=48, stride=24)
+    starts = [np.zeros(len(ids)) for ids in windows.input_ids]
+    ends = [np.zeros(len(ids)) for ids in windows.input_ids]
+    text = [[context[a:b] for a, b in off] for off in windows.offsets]
+    w = next(w for w, t in enumerate(text) if "New" in t and "City" in t)
+    starts[w][text[w].index("New")] = ends[w][text[w].index("City")] = 12.0  # only window w is sure
+    best = decode_answers(starts, ends, windows, [context], handle_impossible_answer=True)[0][0]
+    assert best.answer == "New York City"
+    assert (best.window, best.token_start, best.token_end) == (w, text[w].index("New"), text[w].index("City"))
+    assert best.to_dict() == {
+        "answer": best.answer,
+        "start": best.start,
+        "end": best.end,
+        "score": best.score,
+    }
+    assert best == type(best)(best.answer, best.start, best.end, best.score)  # positions do not compare
+    assert best.location() == {"window": w, "token_start": best.token_start, "token_end": best.token_end}
+    abstain = dict(handle_impossible_answer=True, null_threshold=-2.0)  # the empty answer ranks first
+    empty = decode_answers(starts, ends, windows, [context], **abstain)[0][0]
+    assert empty.answer == "" and empty.location() is None and empty.window is None
 
 
 def test_explain_segments_an_unknown_token_by_where_it_comes_from(tiny_qa):

@@ -34,6 +34,12 @@ def test_offsets_slice_the_context(tok_mbert, context, seed, top_k):
         assert context[answer.start : answer.end] == answer.answer
         assert 0 <= answer.start < answer.end <= len(context)
         assert not answer.answer[0].isspace() and not answer.answer[-1].isspace()
+        # The decoder says where the answer came from: its first and last tokens, context tokens of a
+        # window of this document whose offsets begin and end the answer.
+        w, first, last = answer.window, answer.token_start, answer.token_end
+        assert w is not None and first is not None and last is not None and first <= last
+        assert windows.context_mask[w][first] and windows.context_mask[w][last]
+        assert windows.offsets[w][first][0] == answer.start and windows.offsets[w][last][1] == answer.end
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -25,7 +25,7 @@ the eojeol 서울에서 stays 서울.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,17 +40,78 @@ MASKED_LOGIT = -10000.0
 SCORINGS = ("odds", "pipeline")
 
 
+def check_decoding(top_k: int, max_answer_len: int, scoring: str) -> None:
+    """Raise `InputError` for decoding settings that cannot work (the checks of `decode_answers`)."""
+    if scoring not in SCORINGS:
+        raise InputError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
+    if top_k < 1:
+        raise InputError(f"top_k must be >= 1, got {top_k}")
+    if max_answer_len < 1:
+        raise InputError(f"max_answer_len must be >= 1, got {max_answer_len}")
+
+
+@dataclass(frozen=True)
+class QAOptions:
+    """How to answer: the settings of `QuestionAnswerer`, declared once (the CLI and the server build this).
+
+    Args:
+        top_k: answers per question.
+        max_answer_len: longest answer, in tokens.
+        max_length: tokens per window (default 384, or less if the model allows less).
+        stride: tokens shared by consecutive windows of a long context.
+        handle_impossible_answer: also offer the empty answer (SQuAD 2.0 style).
+        null_threshold: the empty answer ranks as if its score were `null score - null_threshold`.
+        scoring: "odds" or "pipeline" (see the module docstring).
+
+    >>> QAOptions(top_k=3).top_k
+    3
+    >>> QAOptions(top_kk=3)
+    Traceback (most recent call last):
+    TypeError: QAOptions.__init__() got an unexpected keyword argument 'top_kk'
+    """
+
+    top_k: int = 1
+    max_answer_len: int = 30
+    max_length: int | None = None
+    stride: int = 128
+    handle_impossible_answer: bool = False
+    null_threshold: float = 0.0
+    scoring: str = "odds"
+
+    def __post_init__(self) -> None:
+        check_decoding(self.top_k, self.max_answer_len, self.scoring)
+
+
 @dataclass(frozen=True)
 class Answer:
-    """One answer: `context[start:end] == answer`, character indices into the caller's context."""
+    """One answer: `context[start:end] == answer`, character indices into the caller's context.
+
+    Where the decoder found it travels along, for pictures: `window` (the row of the decoded `QAWindows`,
+    the window where the span ranks best) and its first and last tokens in that window, `token_start` and
+    `token_end` (inclusive). They are None for the empty answer and for an answer made by hand, and they
+    are left out of equality and of `to_dict` (so JSON output is the same with or without them):
+
+        windows.offsets[a.window][a.token_start][0] == a.start
+        windows.offsets[a.window][a.token_end][1] == a.end
+    """
 
     answer: str
     start: int
     end: int
     score: float
+    window: int | None = field(default=None, compare=False, repr=False)
+    token_start: int | None = field(default=None, compare=False, repr=False)
+    token_end: int | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """`{answer, start, end, score}`: the answer as JSON shows it (no token positions)."""
+        return {"answer": self.answer, "start": self.start, "end": self.end, "score": self.score}
+
+    def location(self) -> dict[str, int] | None:
+        """`{window, token_start, token_end}`, or None when the answer was not decoded from tokens."""
+        if self.window is None or self.token_start is None or self.token_end is None:
+            return None
+        return {"window": self.window, "token_start": self.token_start, "token_end": self.token_end}
 
 
 def window_probabilities(
@@ -100,12 +161,7 @@ def decode_answers(
         scoring: "odds" (spans against their window's null; comparable across windows) or "pipeline"
             (per-window probability, as the transformers pipeline); see the module docstring.
     """
-    if scoring not in SCORINGS:
-        raise InputError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
-    if top_k < 1:
-        raise InputError(f"top_k must be >= 1, got {top_k}")
-    if max_answer_len < 1:
-        raise InputError(f"max_answer_len must be >= 1, got {max_answer_len}")
+    check_decoding(top_k, max_answer_len, scoring)
     n_docs = len(contexts)
     if len(windows) == 0:
         return [[] for _ in range(n_docs)]
@@ -175,7 +231,8 @@ def decode_answers(
         d, s, e = int(doc[i]), int(char_start[i]), int(char_end[i])
         if not answers[d]:
             best_odds[d] = 0.5 * (1.0 + np.tanh(best_ranks[i] / 2))  # sigmoid, without overflow
-        answers[d].append(Answer(contexts[d][s:e], s, e, float(best_scores[i])))
+        where = (int(win[i]), int(tok[i]), int(end_tok[i]))
+        answers[d].append(Answer(contexts[d][s:e], s, e, float(best_scores[i]), *where))
     if handle_impossible_answer:
         doc_null = np.full(n_docs, np.inf)
         np.minimum.at(doc_null, windows.sample, null)
@@ -279,9 +336,11 @@ class QuestionAnswerer:
     def explain(self, question: str, context: str, **settings: Any) -> dict[str, Any]:
         """Answers plus what the model saw: per window, tokens, segments and start/end probabilities.
 
-        Returns `{"answers": [...], "windows": [{"tokens", "segments", "offsets", "p_start", "p_end"}]}`;
-        segments are "question", "context" or "special". Pictures (start/end bars, token segments with the
-        answer outlined) are drawn from this.
+        Returns `{"answers": [...], "locations": [...], "windows": [{"tokens", "segments", "offsets",
+        "p_start", "p_end"}]}`; segments are "question", "context" or "special". `locations[i]` is where the
+        decoder found `answers[i]`: `{"window", "token_start", "token_end"}` (an index into `windows` and
+        the answer's first and last token there), None for the empty answer. Pictures (start/end bars,
+        token segments with the answer outlined) are drawn from this.
         """
         max_length, stride = settings.pop("max_length", None), settings.pop("stride", 128)
         windows, start_logits, end_logits = self.logits([question], [context], max_length, stride)
@@ -309,7 +368,11 @@ class QuestionAnswerer:
                     "p_end": p_end[w, : len(ids)].tolist(),
                 }
             )
-        return {"answers": [a.to_dict() for a in answers], "windows": described}
+        return {
+            "answers": [a.to_dict() for a in answers],
+            "locations": [a.location() for a in answers],
+            "windows": described,
+        }
 
     def stream(
         self, examples: Iterable[tuple[str, str, str]], chunk_size: int = 64, **settings: Any
