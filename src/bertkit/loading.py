@@ -125,7 +125,13 @@ def load_tokenizer(name: str | None = None):
     return tokenizer
 
 
-def load(name: str | None = None, task: str = "qa", *, attn_implementation: str | None = None) -> Model:
+def load(
+    name: str | None = None,
+    task: str = "qa",
+    *,
+    attn_implementation: str | None = None,
+    seed: int | None = None,
+) -> Model:
     """Load tokenizer + model for a task.
 
     Args:
@@ -135,9 +141,15 @@ def load(name: str | None = None, task: str = "qa", *, attn_implementation: str 
         task: a key of `TASK_AUTO_CLASSES` (`"qa"`, `"mlm"`, `"nsp"`, `"ner"`, `"pretraining"`, `"base"`).
         attn_implementation: `"eager"` where the attention weights themselves are wanted (SDPA does not
             return them); None keeps transformers' choice.
+        seed: seeds a head the checkpoint lacks (initialised afresh), as training does with its config's
+            seed; None: `"minilm"`'s head from seed 0, any other from torch's global random state.
     """
     quiet_transformers()
-    model = _load(name, task)
+    if seed is None:
+        model = _load(name, task)
+    else:
+        with _seeded(seed):  # as `_load_base` seeds its own head
+            model = _load_base(task, seed) if name == BASE else _load(name, task)
     if attn_implementation is not None:
         model.module.set_attn_implementation(attn_implementation)
     return model
@@ -188,15 +200,22 @@ def _load_default(task: str) -> Model:
     return model
 
 
-def _load_base(task: str) -> Model:
-    """all-MiniLM-L6-v2 with a new task head initialised from a fixed seed: what training starts from."""
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+def _load_base(task: str, seed: int = 0) -> Model:
+    """all-MiniLM-L6-v2 with a new task head initialised from `seed`: what training starts from."""
+    with _seeded(seed):
         model = _from_pretrained(str(minilm_dir()), task, shown=BASE, **DEFAULT_HEAD_CONFIG.get(task, {}))
     model.source = "base"
     return model
+
+
+@contextlib.contextmanager
+def _seeded(seed: int):
+    """Torch's CPU random state seeded with `seed` inside, and given back as it was afterwards."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _from_pretrained(path: str, task: str, shown: str, **config: Any) -> Model:
