@@ -60,7 +60,7 @@ WNUT_TO_BTC = {"person": "PER", "location": "LOC", "corporation": "ORG", "group"
 
 def english_documents() -> tuple[list[str], list[str]]:
     """(training, held-out) documents: paragraphs of wikitext-2 and of the QA training contexts."""
-    from bertkit.tokenizer_training import read_texts
+    from bertkit.corpus import read_texts
     from bertkit.training.mlm import held_out
     from bertkit.training.qa_data import load_qa_file
 

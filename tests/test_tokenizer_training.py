@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
+from bertkit.corpus import read_texts
 from bertkit.errors import DataError, InputError
 from bertkit.files import squad_articles
-from bertkit.tokenizer_training import (
-    compare,
-    load_source_tokenizer,
-    read_texts,
-    train_tokenizer,
-)
+from bertkit.tokenizer_training import compare, load_source_tokenizer, train_tokenizer
 
 from .conftest import DATA, TOKENIZERS
 from .test_cli import run

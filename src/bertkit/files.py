@@ -51,12 +51,18 @@ def write_file_atomically(
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        return move_into_place(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
-    return path
+
+
+def move_into_place(done: str | Path, final: str | Path) -> Path:
+    """Rename a finished file over `final` (`os.replace`) and fsync the folder, so the rename survives a crash."""
+    final = Path(final)
+    os.replace(done, final)
+    fsync_dir(final.parent)
+    return final
 
 
 def write_text_atomically(path: str | Path, text: str) -> Path:
@@ -99,11 +105,30 @@ def write_dir_atomically(final: str | Path, write: Callable[[Path], None]) -> Pa
 # --- reading ------------------------------------------------------------------------------------------------
 
 
+def require_file(path: str | Path, what: str = "file") -> Path:
+    """`path`, checked to be an existing file before any work starts (a `DataError` otherwise).
+
+    >>> require_file("no/such/corpus.txt", "corpus file")
+    Traceback (most recent call last):
+    bertkit.errors.DataError: no/such/corpus.txt: corpus file not found
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: {what} not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a file")
+    return path
+
+
 def open_text(path: str | Path) -> IO[str]:
     """Open a UTF-8 text file (a byte-order mark is allowed); a missing, unreadable or directory path is a
     one-line `DataError`."""
+    return _open(path, "r")
+
+
+def _open(path: str | Path, mode: str) -> IO[Any]:
     try:
-        return Path(path).open(encoding="utf-8-sig")
+        return Path(path).open(mode, **({} if "b" in mode else {"encoding": "utf-8-sig"}))
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except IsADirectoryError:
@@ -126,6 +151,22 @@ def read_lines(path: str | Path) -> list[str]:
     return read_text(path).splitlines()
 
 
+def iter_lines(path: str | Path) -> Iterator[str]:
+    """Stream the lines of a UTF-8 text file, each ending in "\\n" (CRLF read as LF) but perhaps the last;
+    a byte that is not UTF-8 is a `DataError` naming its line.
+
+    Lines are decoded one by one (a text-mode file decodes a whole chunk ahead, so it could not say which
+    line is broken): `b"ok\\n\\xff\\n"` fails with "not UTF-8 text (line 2, byte 0)".
+    """
+    with _open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{path}: not UTF-8 text (line {number}, byte {e.start})") from None
+            yield line[:-2] + "\n" if line.endswith("\r\n") else line
+
+
 # --- SQuAD-format JSON, streamed ----------------------------------------------------------------------------
 
 
@@ -144,6 +185,7 @@ def squad_articles(path: str | Path, chunk_size: int = 1 << 16) -> Iterator[Any]
     ['A', 'B']
     """
     reader = _JsonReader(Path(path), chunk_size)
+    has_data = False
     try:
         reader.expect("{")
         while not reader.take("}"):
@@ -154,6 +196,7 @@ def squad_articles(path: str | Path, chunk_size: int = 1 << 16) -> Iterator[Any]
             if key != "data":
                 reader.value()
             else:
+                has_data = True
                 reader.expect("[")
                 while not reader.take("]"):
                     yield reader.value()
@@ -161,6 +204,8 @@ def squad_articles(path: str | Path, chunk_size: int = 1 << 16) -> Iterator[Any]
                         reader.expect("]", peek=True)
             if not reader.take(","):
                 reader.expect("}", peek=True)
+        if not has_data:
+            raise reader.error("no 'data' key")
     finally:
         reader.close()
 

@@ -534,8 +534,8 @@ def evaluate_ner(
 
 
 def read_corpus(paths: list[Path], fmt: str, field: str) -> Iterator[str]:
-    """The documents of corpus files, streamed (see `tokenizer_training.read_texts`)."""
-    from ..tokenizer_training import read_texts
+    """The documents of corpus files, streamed (see `corpus.read_texts`)."""
+    from ..corpus import read_texts
 
     for path in paths:
         yield from read_texts(path, fmt, field)

@@ -18,7 +18,7 @@ become [MASK], 10 % a random token, 10 % stay; the loss is over the chosen token
 for every batch, from a seed fixed per (seed, epoch, batch), so a resumed run draws the same masks.
 Evaluation masks the held-out rows with one fixed seed: the same positions for every epoch and model.
 
-The corpus is read as a stream (`tokenizer_training.read_texts`) and kept as int32 token ids.
+The corpus is read as a stream (`corpus.read_texts`) and kept as int32 token ids.
 """
 
 from __future__ import annotations
