@@ -53,8 +53,9 @@ def train_bertkit(job: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     from bertkit.loading import load
-    from bertkit.training.qa import TrainConfig, epoch_batches, train
-    from bertkit.training.qa_data import load_qa_file
+    from bertkit.training.batches import epoch_batches
+    from bertkit.training.qa import TrainConfig, train
+    from bertkit.training.qa_loading import load_qa_file
     from bertkit.training.qa_features import qa_train_features
 
     s = job["settings"]
@@ -242,7 +243,7 @@ def worker(engine: str, job_file: str, output: str) -> None:
     from bertkit.loading import load
     from bertkit.runtime import cpu_threads
     from bertkit.training.qa import evaluate
-    from bertkit.training.qa_data import load_qa_file
+    from bertkit.training.qa_loading import load_qa_file
 
     job = json.loads(Path(job_file).read_text(encoding="utf-8"))
     torch.set_num_threads(cpu_threads())  # the same threads for both (bertkit's loop sets this too)
@@ -260,7 +261,7 @@ def worker(engine: str, job_file: str, output: str) -> None:
 
 def write_subset(source: Path, n: int, target: Path) -> int:
     """The first n questions of a SQuAD file, as a JSON list of flat records (what both engines read)."""
-    from bertkit.training.qa_data import load_qa_file
+    from bertkit.training.qa_loading import load_qa_file
 
     examples = load_qa_file(source).examples[:n]
     records = [

@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import typer
@@ -12,8 +11,10 @@ from typer.testing import CliRunner
 from bertkit.errors import InputError
 from bertkit.loading import Model
 from bertkit.training.cli import data_app, evaluate_app, train_app
-from bertkit.training.qa import TrainConfig, checkpoints, epoch_batches, linear_schedule, train
-from bertkit.training.qa_data import QADataset, load_qa_file
+from bertkit.training.checkpoints import list_checkpoints
+from bertkit.training.qa import TrainConfig, train
+from bertkit.training.qa_data import QADataset
+from bertkit.training.qa_loading import load_qa_file
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SQUAD_DEV = SHARED_DATA / "squad-v1.1-dev.json"
@@ -99,7 +100,7 @@ def test_a_run_stopped_and_resumed_ends_with_identical_weights(
 def test_checkpoints_keep_the_latest_and_the_best(tok_uncased, train_examples, eval_data, tmp_path):
     config = TrainConfig(str(tmp_path), save_every_steps=2, **SETTINGS)
     result = train(tiny_model(tok_uncased), train_examples, config, eval_data, progress=False)
-    kept = {p.name for p in checkpoints(tmp_path)}
+    kept = {p.name for p in list_checkpoints(tmp_path)}
     assert "step-0000014" in kept and f"step-{result.best['step']:07d}" in kept
     assert len(kept) <= 2
     state = torch.load(tmp_path / "checkpoints" / "step-0000014" / "trainer_state.pt", weights_only=True)
@@ -122,24 +123,6 @@ def test_resume_refuses_different_settings_and_fresh_runs_refuse_old_checkpoints
     changed = dict(SETTINGS, lr=5e-4)
     with pytest.raises(InputError, match="lr was 0.001, now 0.0005"):
         train(tiny_model(tok_uncased), train_examples, TrainConfig(str(tmp_path), **changed), resume=True)
-
-
-def test_batches_group_similar_lengths_and_cover_every_window_once():
-    lengths = np.random.default_rng(0).integers(20, 384, size=1000)
-    batches = epoch_batches(lengths, 16, seed=3, epoch=0)
-    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
-    assert [b.tolist() for b in batches] == [b.tolist() for b in epoch_batches(lengths, 16, seed=3, epoch=0)]
-    assert [b.tolist() for b in batches] != [b.tolist() for b in epoch_batches(lengths, 16, seed=3, epoch=1)]
-    spread = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
-    random_spread = np.mean(
-        [lengths[b].max() - lengths[b].min() for b in np.split(np.arange(1000)[:992], 62)]
-    )
-    assert spread < random_spread / 5
-
-
-def test_linear_schedule_warms_up_then_decays():
-    factor = linear_schedule(10, 110)
-    assert [factor(s) for s in (0, 5, 10, 60, 110)] == [0.0, 0.5, 1.0, 0.5, 0.0]
 
 
 def test_train_then_evaluate_end_to_end(tok_uncased, train_examples, tmp_path):

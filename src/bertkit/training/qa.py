@@ -14,7 +14,6 @@ With `lora_r > 0` only LoRA adapters (peft) and the QA head are trained; checkpo
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,27 +23,14 @@ from typing import Any, cast
 import numpy as np
 
 from ..errors import InputError
-from ..loading import Model, quiet_transformers
-from ..runtime import cpu_threads, pad
-from ..tasks.qa import MASKED_LOGIT, QuestionAnswerer
-from .fit import (  # noqa: F401 - re-exported: the loop's pieces, as QA training has always offered them
-    STATE_FILE,
-    FitResult,
-    Job,
-    LoopConfig,
-    check_start,
-    checkpoints,
-    epoch_batches,
-    export_model,
-    fit,
-    is_peft,
-    join_processes,
-    linear_schedule,
-    load_weights,
-    make_optimizer,
-    shard,
-)
+from ..loading import Model, load, quiet_transformers
+from ..runtime import cpu_threads
+from ..tasks.qa import MASKED_LOGIT, QAOptions, QuestionAnswerer
+from .batches import padded_inputs, rows_hash
+from .checkpoints import copy_model_files, load_weights
+from .fit import FitResult, Job, LoopConfig, check_start, fit, forward_in_fp32
 from .metrics import Metric, evaluate_predictions
+from .processes import join_processes
 from .qa_data import QADataset, QAExample
 from .qa_features import QAFeatures, qa_train_features
 
@@ -92,10 +78,6 @@ class TrainConfig(LoopConfig):
             )
 
 
-# What a QA run did: `history` has one entry per evaluated epoch; `best` is the best of them by F1.
-TrainResult = FitResult
-
-
 # --- batches ------------------------------------------------------------------------------------------------
 
 
@@ -104,23 +86,18 @@ def collate(features: QAFeatures, rows: np.ndarray, width: int | None, pad_token
     import torch
 
     w = features.windows
-    lengths = [len(w.input_ids[i]) for i in rows]
-    width = width or max(lengths)
+    batch = padded_inputs(w.input_ids, w.token_type_ids, rows, width, pad_token_id)
     # The loss sees the tokens the decoder can answer with: context tokens and CLS (see `qa_loss`).
-    allowed = np.zeros((len(rows), width), dtype=bool)
+    allowed = np.zeros(batch["input_ids"].shape, dtype=bool)
     for r, i in enumerate(rows):
-        allowed[r, : lengths[r]] = w.context_mask[i]
+        allowed[r, : len(w.context_mask[i])] = w.context_mask[i]
         allowed[r, w.cls_index[i]] = True
-    batch = {
-        "input_ids": torch.from_numpy(pad([w.input_ids[i] for i in rows], width, pad_token_id)),
-        "attention_mask": torch.from_numpy(pad([np.ones(n, np.int64) for n in lengths], width, 0)),
-        "allowed": torch.from_numpy(allowed),
-        "start_positions": torch.from_numpy(features.start_positions[rows]),
-        "end_positions": torch.from_numpy(features.end_positions[rows]),
-    }
-    if w.token_type_ids is not None:
-        batch["token_type_ids"] = torch.from_numpy(pad([w.token_type_ids[i] for i in rows], width, 0))
-    return batch
+    batch.update(
+        allowed=allowed,
+        start_positions=features.start_positions[rows],
+        end_positions=features.end_positions[rows],
+    )
+    return {name: torch.from_numpy(values) for name, values in batch.items()}
 
 
 # --- LoRA ---------------------------------------------------------------------------------------------------
@@ -177,19 +154,16 @@ def add_lora(model: Model, config: TrainConfig) -> Any:
 # --- loss --------------------------------------------------------------------------------------------------
 
 
-def qa_loss(module: Any, batch: dict[str, Any], bf16: bool) -> Any:
+def qa_loss(module: Any, batch: dict[str, Any]) -> Any:
     """Mean cross-entropy of the start and end labels over the tokens the decoder can pick.
 
     Unlike the loss inside `BertForQuestionAnswering`, padding and question tokens are masked out: training
     then optimises the same distribution `decode_answers` reads (softmax over context + CLS), and the loss
-    does not depend on how much a batch is padded.
+    does not depend on how much a batch is padded. The forward pass is in fp32 (`forward_in_fp32`).
     """
-    import torch
     import torch.nn.functional as F
 
-    inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        out = module(**inputs)
+    out = forward_in_fp32(module, batch)
     start = out.start_logits.float().masked_fill(~batch["allowed"], MASKED_LOGIT)
     end = out.end_logits.float().masked_fill(~batch["allowed"], MASKED_LOGIT)
     return (
@@ -199,11 +173,7 @@ def qa_loss(module: Any, batch: dict[str, Any], bf16: bool) -> Any:
 
 def fingerprint(features: QAFeatures) -> str:
     """A hash of the training windows and labels: a resumed run must see the same data."""
-    digest = hashlib.sha256()
-    for ids in features.windows.input_ids:
-        digest.update(ids.tobytes())
-    digest.update(features.start_positions.tobytes() + features.end_positions.tobytes())
-    return digest.hexdigest()[:16]
+    return rows_hash([*features.windows.input_ids, features.start_positions, features.end_positions])
 
 
 def export_merged(model: Model, checkpoint: Path, out_dir: Path) -> None:
@@ -215,7 +185,7 @@ def export_merged(model: Model, checkpoint: Path, out_dir: Path) -> None:
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         module.merge_and_unload().save_pretrained(tmp)
         model.tokenizer.save_pretrained(tmp)
-        export_model(Path(tmp), out_dir)
+        copy_model_files(Path(tmp), out_dir)
 
 
 # --- evaluation ---------------------------------------------------------------------------------------------
@@ -235,11 +205,11 @@ def predict(
     `on_progress(n)` is called after each chunk of n questions.
     """
     answerer = QuestionAnswerer(model, dtype=dtype)
-    settings: dict[str, Any] = dict(max_length=max_length, stride=stride, handle_impossible_answer=no_answer)
+    options = QAOptions(max_length=max_length, stride=stride, handle_impossible_answer=no_answer)
     predictions = {}
     for first in range(0, len(examples), 64):
         chunk = examples[first : first + 64]
-        answers = answerer.answer_many([e.question for e in chunk], [e.context for e in chunk], **settings)
+        answers = answerer.answer_many([e.question for e in chunk], [e.context for e in chunk], options)
         predictions.update({e.id: (a[0].answer if a else "") for e, a in zip(chunk, answers, strict=True)})
         if on_progress is not None:
             on_progress(len(chunk))
@@ -266,19 +236,20 @@ def evaluate(
 
 
 def train(
-    model: Model,
+    model: Model | str,
     examples: list[QAExample],
     config: TrainConfig,
     eval_data: QADataset | None = None,
     *,
     resume: bool = False,
     progress: bool = True,
-) -> TrainResult:
+) -> FitResult:
     """Fine-tune `model` (an AutoModelForQuestionAnswering and its tokenizer) on `examples`.
 
     Args:
         model: the base model; its module is trained in place (with LoRA, `model.module` becomes the
-            peft model wrapping it).
+            peft model wrapping it). A name (a directory, a Hub id, "minilm") is loaded with a new QA head
+            seeded by `config.seed`, as `bertkit train qa --base NAME` does.
         examples: training examples.
         config: see `TrainConfig`.
         eval_data: evaluated after each epoch; the best epoch by F1 becomes the final model.
@@ -289,6 +260,8 @@ def train(
 
     config.check()
     quiet_transformers()
+    if isinstance(model, str):
+        model = load(model, "qa", seed=config.seed)
     module, tokenizer = model.module, model.tokenizer
     check_start(model, config, resume)
     _, world = join_processes()
@@ -318,7 +291,7 @@ def train(
         if config.lora_r and not adapter:
             export_merged(model, checkpoint, out_dir)
         else:
-            export_model(checkpoint, out_dir)
+            copy_model_files(checkpoint, out_dir)
         # The other kind of model files, left by an earlier export, would make the directory ambiguous.
         for name in ("config.json", "model.safetensors") if adapter else ADAPTER_FILES:
             (out_dir / name).unlink(missing_ok=True)
@@ -326,7 +299,7 @@ def train(
     job = Job(
         lengths=features.lengths,
         collate=lambda rows, _seed: collate(features, rows, width, pad_id),
-        loss=lambda module, batch: qa_loss(module, batch, bf16=False),  # `fit` runs it under autocast
+        loss=qa_loss,
         evaluate=scores if eval_data is not None else None,
         score="f1",
         data_hash=fingerprint(features),

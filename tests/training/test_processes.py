@@ -53,7 +53,8 @@ def tiny_model():
 
 
 def squad():
-    from bertkit.training.qa_data import QADataset, load_qa_file
+    from bertkit.training.qa_data import QADataset
+    from bertkit.training.qa_loading import load_qa_file
 
     dataset = load_qa_file(SQUAD_DEV)
     return dataset.examples[TRAIN], QADataset(dataset.examples[EVAL], version=dataset.version)
@@ -135,7 +136,7 @@ def test_two_processes_train_on_different_batches_and_end_with_the_same_weights(
 
 
 def test_each_process_gets_as_many_batches_and_one_process_all_of_them():
-    from bertkit.training.qa import shard
+    from bertkit.training.processes import shard
 
     order = list(range(7))
     assert shard(order, 0, 1) is order

@@ -1,0 +1,50 @@
+"""The optimizer every task trains with: AdamW (matrices decayed, vectors not) under a linear warmup and
+decay of the learning rate, as BERT's fine-tuning recipes use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def make_optimizer(module: Any, lr: float, weight_decay: float) -> Any:
+    """AdamW over the trainable parameters; matrices decay, vectors (biases, LayerNorm weights) do not.
+
+    Args:
+        module: the torch module being trained.
+        lr: the peak learning rate.
+        weight_decay: AdamW's decay of the matrices.
+    """
+    import torch
+
+    params = [p for p in module.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+def linear_schedule(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
+    """Learning-rate factor: 0 → 1 over the warmup, then 1 → 0 at the last step.
+
+    >>> f = linear_schedule(2, 10)
+    >>> [round(f(s), 3) for s in (0, 1, 2, 6, 10)]
+    [0.0, 0.5, 1.0, 0.5, 0.0]
+    """
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return step / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return factor
+
+
+def linear_scheduler(optimizer: Any, warmup_ratio: float, total_steps: int) -> Any:
+    """The torch scheduler of `linear_schedule`, the warmup being `warmup_ratio` of all steps."""
+    import torch
+
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, linear_schedule(int(warmup_ratio * total_steps), total_steps)
+    )
