@@ -32,7 +32,8 @@ SETTINGS = dict(top_k=1, max_answer_len=15, max_length=384, stride=128)
 
 def build_documents(n: int, seed: int) -> list[dict]:
     """n long documents, each one squad-v1.1-dev question with its paragraph buried among others."""
-    from bertkit.training.qa_data import buried, load_qa_file
+    from bertkit.training.qa_data import buried
+    from bertkit.training.qa_loading import load_qa_file
 
     long = buried(load_qa_file(DATA / "squad-v1.1-dev.json"), words=(100, 3000), limit=n, seed=seed)
     return [

@@ -62,7 +62,7 @@ def english_documents() -> tuple[list[str], list[str]]:
     """(training, held-out) documents: paragraphs of wikitext-2 and of the QA training contexts."""
     from bertkit.corpus import read_texts
     from bertkit.training.mlm import held_out
-    from bertkit.training.qa_data import load_qa_file
+    from bertkit.training.qa_loading import load_qa_file
 
     wiki = [t.strip() for t in read_texts(DATA / "text" / "wikitext2-test-raw.txt")]
     wiki = [t for t in wiki if not (t.startswith("=") and t.endswith("="))]  # headings

@@ -45,7 +45,8 @@ RECIPE = dict(
 
 def training_data():
     """(train examples, held-out dataset): SQuAD split by article, TyDi English all for training."""
-    from bertkit.training.qa_data import QADataset, load_qa_file
+    from bertkit.training.qa_data import QADataset
+    from bertkit.training.qa_loading import load_qa_file
 
     squad = load_qa_file(DATA / "squad-v1.1-train.json")
     titles = list(dict.fromkeys(e.title for e in squad.examples))
@@ -113,7 +114,8 @@ def train(args) -> None:
 def evaluate(args) -> None:
     from bertkit.loading import load
     from bertkit.training.qa import evaluate
-    from bertkit.training.qa_data import buried, load_qa_file
+    from bertkit.training.qa_data import buried
+    from bertkit.training.qa_loading import load_qa_file
 
     @functools.cache
     def squad():

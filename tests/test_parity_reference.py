@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from bertkit import QuestionAnswerer
-from bertkit.training.qa_data import load_qa_file
+from bertkit.training.qa_loading import load_qa_file
 
 from .conftest import DATA, ROOT
 

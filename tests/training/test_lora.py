@@ -12,7 +12,8 @@ from bertkit.errors import InputError
 from bertkit.loading import Model, load
 from bertkit.training.cli import train_app
 from bertkit.training.qa import TrainConfig, lora_targets, train
-from bertkit.training.qa_data import QADataset, load_qa_file
+from bertkit.training.qa_data import QADataset
+from bertkit.training.qa_loading import load_qa_file
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SQUAD_DEV = SHARED_DATA / "squad-v1.1-dev.json"

@@ -6,7 +6,8 @@ import pytest
 
 from bertkit.encoding import qa_windows
 from bertkit.errors import InputError
-from bertkit.training.qa_data import Answer, QAExample, load_qa_file
+from bertkit.training.qa_data import GoldAnswer, QAExample
+from bertkit.training.qa_loading import load_qa_file
 from bertkit.training.qa_features import (
     max_context_window,
     qa_train_features,
@@ -50,7 +51,7 @@ def shared_examples(name: str, count: int) -> list[QAExample]:
 
 def example(context: str, answer: str, start: int | None = None, qid: str = "q") -> QAExample:
     start = context.index(answer) if start is None else start
-    return QAExample(qid, "who?", context, (Answer(answer, start),))
+    return QAExample(qid, "who?", context, (GoldAnswer(answer, start),))
 
 
 def check_all_token_boundary_answers_come_back(result: dict) -> None:

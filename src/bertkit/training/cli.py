@@ -72,7 +72,7 @@ def emit_json(value: Any) -> None:
 
 def load_data(path: Path):
     """`load_qa_file`, with its warning about skipped examples shown as one note on stderr."""
-    from .qa_data import load_qa_file
+    from .qa_loading import load_qa_file
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -9,7 +9,8 @@ import pytest
 
 from bertkit.errors import DataError
 from bertkit.training.metrics import evaluate_predictions
-from bertkit.training.qa_data import Answer, QADataset, QAExample, load_hub_dataset, load_qa_file
+from bertkit.training.qa_data import GoldAnswer, QADataset, QAExample
+from bertkit.training.qa_loading import load_hub_dataset, load_qa_file
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -88,7 +89,7 @@ def test_squad_v2_file_with_unanswerable_question(tmp_path):
     path = write_json(tmp_path, squad_document([qa(), qa("q2", "Who?", answers=(), is_impossible=True)]))
     dataset = load_qa_file(path)
     assert dataset.examples == [
-        QAExample("q1", "What is the capital?", CONTEXT, (Answer("Paris", 0),), False, "France"),
+        QAExample("q1", "What is the capital?", CONTEXT, (GoldAnswer("Paris", 0),), False, "France"),
         QAExample("q2", "Who?", CONTEXT, (), True, "France"),
     ]
     assert (dataset.version, dataset.default_metric, dataset.path) == ("v2.0", "squad_v2", str(path))
@@ -115,7 +116,7 @@ def test_json_lines_in_datasets_style(tmp_path):
     path.write_text("\n".join(json.dumps(record) for record in records) + "\n\n", encoding="utf-8")
     dataset = load_qa_file(path)
     assert [(e.id, e.answers, e.is_impossible, e.title) for e in dataset] == [
-        ("a", (Answer("France", 24),), False, ""),
+        ("a", (GoldAnswer("France", 24),), False, ""),
         ("b", (), True, ""),
     ]
     assert dataset.version is None and dataset.default_metric == "squad_v2"
@@ -238,7 +239,7 @@ def test_not_utf8_and_missing_file(tmp_path):
     path.write_bytes('{"data": ["café"]}'.encode("latin-1"))
     with pytest.raises(DataError, match=r"latin1\.json: not UTF-8 text"):
         load_qa_file(path)
-    with pytest.raises(DataError, match=r"nowhere\.json: cannot read it"):
+    with pytest.raises(DataError, match=r"nowhere\.json: file not found"):
         load_qa_file(tmp_path / "nowhere.json")
 
 
