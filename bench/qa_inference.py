@@ -51,26 +51,28 @@ def flops_per_window(config, length: int) -> float:
 
 def worker(args) -> None:
     """One bertkit configuration in its own process: answer all documents, report time and peak RSS."""
-    from bertkit import QuestionAnswerer, decode_answers
+    from dataclasses import replace
+
+    from bertkit import QAOptions, QuestionAnswerer
+    from bertkit.tasks.qa import decode_with_options
 
     docs = json.loads(Path(args.input).read_text(encoding="utf-8"))
     qa = QuestionAnswerer(args.model, dtype=args.worker)
-    qa("Warm-up?", docs[0]["context"][:2000], **SETTINGS)
+    options = QAOptions(**SETTINGS)
+    qa("Warm-up?", docs[0]["context"][:2000], options)
     qa.runtime.stats.update(windows=0, tokens=0, padded_tokens=0, batches=0)
     # Answer in chunks of 64 documents, as qa.stream does; the pipeline's cross-window ranking is decoded
     # from the same logits (untimed: decoding is cheap) for the parity figures.
-    settings = dict(SETTINGS)
-    max_length, stride = settings.pop("max_length"), settings.pop("stride")
     answers, pipeline_ranked, seconds = {}, {}, 0.0
     for i in range(0, len(docs), 64):
         chunk = docs[i : i + 64]
         contexts = [d["context"] for d in chunk]
         tic = time.perf_counter()
-        windows, s, e = qa.logits([d["question"] for d in chunk], contexts, max_length, stride)
-        decoded = decode_answers(s, e, windows, contexts, **settings)
+        windows, s, e = qa.logits([d["question"] for d in chunk], contexts, options)
+        decoded = decode_with_options(s, e, windows, contexts, options)
         seconds += time.perf_counter() - tic
         answers.update({d["id"]: a for d, a in zip(chunk, decoded, strict=True)})
-        decoded = decode_answers(s, e, windows, contexts, scoring="pipeline", **settings)
+        decoded = decode_with_options(s, e, windows, contexts, replace(options, scoring="pipeline"))
         pipeline_ranked.update({d["id"]: a for d, a in zip(chunk, decoded, strict=True)})
     config = qa.model.module.config
     result = {

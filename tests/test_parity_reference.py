@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from bertkit import QuestionAnswerer
+from bertkit import QAOptions, QuestionAnswerer
 from bertkit.training.qa_loading import load_qa_file
 
 from .conftest import DATA, ROOT
@@ -52,9 +52,7 @@ def test_same_answers_and_scores_as_the_reference_pipeline(reference, tiny_qa_di
     ours = qa.answer_many(
         [x["question"] for x in inputs],
         [x["context"] for x in inputs],
-        top_k=1,
-        max_answer_len=15,
-        scoring="pipeline",
+        QAOptions(top_k=1, max_answer_len=15, scoring="pipeline"),
     )
     same = 0
     for x, answers in zip(inputs, ours, strict=True):
@@ -68,7 +66,9 @@ def test_same_answers_and_scores_as_the_reference_pipeline(reference, tiny_qa_di
             # (windows that overlap find the same span twice). bertkit keeps each span once, with its
             # best window's probability. So the reference's winner must be a span whose summed score
             # beats its own single-window score in bertkit.
-            again = qa(x["question"], x["context"], top_k=50, max_answer_len=15, scoring="pipeline")
+            again = qa(
+                x["question"], x["context"], QAOptions(top_k=50, max_answer_len=15, scoring="pipeline")
+            )
             single = {(a.start, a.end): a.score for a in again}
             assert theirs["score"] > single[(theirs["start"], theirs["end"])] + 1e-9, x["id"]
     assert same / len(inputs) >= 0.9

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bertkit import decode_answers, qa_windows
+from bertkit import QAOptions, decode_answers, qa_windows
 from bertkit.tasks.qa import window_probabilities
 
 from .reference_qa_decode import reference_answers
@@ -190,7 +190,7 @@ def test_probabilities_are_per_window_distributions(tok_uncased):
 
 def test_explain_describes_every_window(tiny_qa):
     context = "Paris is the capital of France. " * 60
-    out = tiny_qa.explain("What is the capital?", context, top_k=2, max_length=64, stride=16)
+    out = tiny_qa.explain("What is the capital?", context, QAOptions(top_k=2, max_length=64, stride=16))
     assert len(out["answers"]) == 2
     assert len(out["windows"]) > 3
     for w in out["windows"]:
@@ -199,7 +199,10 @@ def test_explain_describes_every_window(tiny_qa):
         assert abs(sum(w["p_start"]) - 1) < 1e-6
         assert all(p < 1e-3 for p, seg in zip(w["p_start"], w["segments"], strict=False) if seg == "question")
     best = out["answers"][0]
-    assert best == tiny_qa("What is the capital?", context, top_k=2, max_length=64, stride=16)[0].to_dict()
+    assert (
+        best
+        == tiny_qa("What is the capital?", context, QAOptions(top_k=2, max_length=64, stride=16))[0].to_dict()
+    )
     # Each answer's location: the window and tokens the decoder took it from.
     assert len(out["locations"]) == len(out["answers"])
     for answer, where in zip(out["answers"], out["locations"], strict=True):

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bertkit import decode_answers, qa_windows
+from bertkit import QAOptions, decode_answers, qa_windows
 
 # Hangul syllables and jamo, Latin with combining marks, emoji (outside the BMP), zero-width characters,
 # CJK, punctuation and assorted whitespace.
@@ -45,7 +45,7 @@ def test_offsets_slice_the_context(tok_mbert, context, seed, top_k):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(context=CONTEXTS)
 def test_end_to_end_invariant_with_a_model(tiny_qa, context):
-    answers = tiny_qa("무엇?", context, top_k=3, max_length=32, stride=8)
+    answers = tiny_qa("무엇?", context, QAOptions(top_k=3, max_length=32, stride=8))
     for answer in answers:
         assert context[answer.start : answer.end] == answer.answer != ""
     spans = [(a.start, a.end) for a in answers]

@@ -7,13 +7,14 @@
 """
 
 from .encoding import qa_windows, token_table
-from .errors import BertkitError, DataError, InputError, ModelLoadError
+from .errors import BertkitError, DataError, InputError, ModelLoadError, OutputError
 from .loading import Model, load, load_tokenizer
-from .tasks.attention import AttentionInspector, AttentionWeights, TokenWeight
+from .tasks.attention import AttentionInspector, AttentionWeights, TokenWeight, WordAttention
 from .tasks.embeddings import Embedder, WordVector, cosine_matrix
 from .tasks.fill_mask import Fill, FillMask
+from .tasks.ner import Entity, EntityTagger, NEROptions
 from .tasks.nsp import NextSentence, NextSentencePredictor
-from .tasks.qa import Answer, QuestionAnswerer, decode_answers
+from .tasks.qa import Answer, QAOptions, QuestionAnswerer, decode_answers
 
 __all__ = [
     "Answer",
@@ -22,21 +23,27 @@ __all__ = [
     "BertkitError",
     "DataError",
     "Embedder",
+    "Entity",
+    "EntityTagger",
     "Fill",
     "FillMask",
     "InputError",
     "Model",
     "ModelLoadError",
+    "NEROptions",
     "NextSentence",
     "NextSentencePredictor",
+    "OutputError",
+    "QAOptions",
     "QuestionAnswerer",
     "TokenWeight",
+    "WordAttention",
     "WordVector",
     "cosine_matrix",
     "decode_answers",
-    "token_table",
     "load",
     "load_tokenizer",
     "qa_windows",
+    "token_table",
 ]
 __version__ = "0.1.0"

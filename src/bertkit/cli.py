@@ -90,8 +90,10 @@ def tokenize(
         out.print(table)
 
 
-def qa_settings(top_k, max_answer_len, max_length, stride, no_answer, null_threshold) -> dict[str, Any]:
-    return dict(
+def qa_settings(top_k, max_answer_len, max_length, stride, no_answer, null_threshold) -> Any:
+    from .tasks.qa import QAOptions
+
+    return QAOptions(
         top_k=top_k,
         max_answer_len=max_answer_len,
         max_length=max_length,
@@ -139,11 +141,11 @@ def qa(
     answerer = QuestionAnswerer(model, dtype=dtype)
     settings = qa_settings(top_k, max_answer_len, max_length, stride, no_answer, null_threshold)
     if plot is None:
-        answers = answerer(question, context, **settings)
+        answers = answerer(question, context, settings)
     else:  # the same answers, plus what the model saw, for the picture
         from .tasks.qa import Answer
 
-        explained = answerer.explain(question, context, **settings)
+        explained = answerer.explain(question, context, settings)
         answers = [Answer(**a) for a in explained["answers"]]
         save_plot(lambda viz: viz.qa_figure(explained), plot)
     show_notes(answerer.model.notes)
@@ -189,7 +191,7 @@ def qa_batch(
             input_path,
             output_path,
             on_progress=lambda n: progress.advance(task, n),
-            **qa_settings(top_k, max_answer_len, max_length, stride, no_answer, null_threshold),
+            options=qa_settings(top_k, max_answer_len, max_length, stride, no_answer, null_threshold),
         )
     resumed = f" ({counts['resumed']} from an earlier run)" if counts["resumed"] else ""
     err.print(f"wrote {counts['answered'] + counts['resumed']} answers to {output_path}{resumed}")
@@ -323,10 +325,10 @@ def ner(
     """Named entities with character offsets (token classification)."""
     from rich.text import Text
 
-    from .tasks.ner import EntityTagger
+    from .tasks.ner import EntityTagger, NEROptions
 
     tagger = EntityTagger(model, dtype=dtype)
-    entities = tagger(text, aggregation=aggregation, max_length=max_length, stride=stride)
+    entities = tagger(text, NEROptions(aggregation=aggregation, max_length=max_length, stride=stride))
     show_notes(tagger.model.notes)
     if plot is not None:
         save_plot(lambda viz: viz.entities_figure(text, [e.to_dict() for e in entities]), plot)

@@ -18,6 +18,7 @@ from bertkit.loading import Model
 from bertkit.tasks.ner import (
     AGGREGATIONS,
     EntityTagger,
+    NEROptions,
     best_window_tokens,
     decode_entities,
     max_context_score,
@@ -156,7 +157,7 @@ def test_parity_with_the_pipeline_on_random_texts(tiny, aggregation):
     tagger, pipe = tiny
     rng = random.Random(aggregation)
     texts = [SYLVAIN] + [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 25))) for _ in range(40)]
-    ours = tagger.tag_many(texts, aggregation=aggregation)
+    ours = tagger.tag_many(texts, NEROptions(aggregation=aggregation))
     total = 0
     for text, entities in zip(texts, ours, strict=True):
         theirs = run_reference(pipe, text, aggregation)
@@ -184,12 +185,12 @@ def test_sylvain_offsets_and_grouping(cased):
     pipe = reference(module, cased)
     expected = [("PER", "Sylvain", 11, 18), ("ORG", "Hugging Face", 33, 45), ("LOC", "Brooklyn", 49, 57)]
     for aggregation in ("simple", "first", "average", "max"):
-        entities = tagger(SYLVAIN, aggregation=aggregation)
+        entities = tagger(SYLVAIN, NEROptions(aggregation=aggregation))
         assert [(e.label, e.word, e.start, e.end) for e in entities] == expected
         theirs = run_reference(pipe, SYLVAIN, aggregation)
         assert_same([e.to_dict() for e in entities], theirs, SYLVAIN)
         assert [e["word"] for e in theirs] == ["Sylvain", "Hugging Face", "Brooklyn"]
-    tokens = tagger(SYLVAIN, aggregation="none")
+    tokens = tagger(SYLVAIN, NEROptions(aggregation="none"))
     assert [(e.label, e.index, e.word, e.start, e.end) for e in tokens] == [
         ("B-PER", 4, "S", 11, 12),
         ("I-PER", 5, "yl", 12, 14),
@@ -212,13 +213,13 @@ def test_strategies_disagree_on_a_word_with_mixed_labels(cased):
     module = rigged_module(cased, tags)
     tagger = EntityTagger(Model(cased, module, "rigged", "local"), threads=1)
     pipe = reference(module, cased)
-    simple = tagger(SYLVAIN, aggregation="simple")
+    simple = tagger(SYLVAIN, NEROptions(aggregation="simple"))
     assert [(e.label, e.word) for e in simple][:3] == [("PER", "S"), ("LOC", "ylva"), ("PER", "in")]
-    first = tagger(SYLVAIN, aggregation="first")
+    first = tagger(SYLVAIN, NEROptions(aggregation="first"))
     assert (first[0].label, first[0].word) == ("PER", "Sylvain")
     for aggregation in AGGREGATIONS:
         assert_same(
-            [e.to_dict() for e in tagger(SYLVAIN, aggregation=aggregation)],
+            [e.to_dict() for e in tagger(SYLVAIN, NEROptions(aggregation=aggregation))],
             run_reference(pipe, SYLVAIN, aggregation),
             SYLVAIN,
         )
@@ -255,7 +256,7 @@ def test_offsets_slice_the_text_for_any_unicode(tiny, text, windowed):
     tagger, _ = tiny
     window = dict(max_length=8, stride=2) if windowed else {}
     for aggregation in AGGREGATIONS:
-        for e in tagger(text, aggregation=aggregation, **window):
+        for e in tagger(text, NEROptions(aggregation=aggregation, **window)):
             assert 0 <= e.start < e.end <= len(text)
             assert text[e.start : e.end] == e.word
             assert e.word == e.word.strip()  # no whitespace at either end
@@ -299,10 +300,12 @@ def test_long_texts_through_windows_equal_one_window(cased, aggregation):
     tagger = EntityTagger(Model(cased, rigged_module(cased, seed=1), "free", "local"), threads=1)
     rng = random.Random(7)
     texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 120))) for _ in range(6)]
-    whole = tagger.tag_many(texts, aggregation=aggregation)
+    whole = tagger.tag_many(texts, NEROptions(aggregation=aggregation))
     assert sum(len(x) for x in whole) > 20
     for max_length, stride in ((16, 4), (20, 0), (33, 15)):
-        cut = tagger.tag_many(texts, aggregation=aggregation, max_length=max_length, stride=stride)
+        cut = tagger.tag_many(
+            texts, NEROptions(aggregation=aggregation, max_length=max_length, stride=stride)
+        )
         for a, b in zip(whole, cut, strict=True):
             assert [(e.label, e.start, e.end, e.index) for e in a] == [
                 (e.label, e.start, e.end, e.index) for e in b
@@ -314,7 +317,7 @@ def test_long_text_beyond_the_model_limit(tiny):
     """The pipeline without stride truncates at model_max_length; here a 2,000-token text is tagged to its end."""
     tagger, _ = tiny
     text = " ".join(["Brooklyn", "and", "Sylvain"] * 700)
-    entities = tagger(text, aggregation="simple", max_length=128)
+    entities = tagger(text, NEROptions(aggregation="simple", max_length=128))
     assert max(e.end for e in entities) > len(text) - 20
     assert tagger.windows_seen > 10
 
@@ -326,11 +329,11 @@ def test_decode_without_tokens_and_errors(tiny):
     ) == [[]]
     assert tagger("\u200b\u200b") == []  # a text of characters the tokenizer drops
     with pytest.raises(InputError, match="aggregation"):
-        tagger("Paris", aggregation="longest")
+        tagger("Paris", NEROptions(aggregation="longest"))
     with pytest.raises(InputError, match="empty"):
         tagger("   ")
     with pytest.raises(InputError, match="stride"):
-        tagger("Paris", max_length=8, stride=8)
+        tagger("Paris", NEROptions(max_length=8, stride=8))
     assert tagger.tag_many([]) == []
 
 
@@ -343,7 +346,9 @@ def test_soft_hyphen_does_not_glue_words_wordpiece(cased):
     its label (O): the entity is lost. word_ids keep the two words apart."""
     text = "I met Aus\xadtralian friends"
     module = rigged_module(cased, {"Australian": "B-MISC"})
-    ours = EntityTagger(Model(cased, module, "rigged", "local"), threads=1)(text, aggregation="first")
+    ours = EntityTagger(Model(cased, module, "rigged", "local"), threads=1)(
+        text, NEROptions(aggregation="first")
+    )
     assert [(e.label, e.word) for e in ours] == [("MISC", "Aus\xadtralian")]
     theirs = run_reference(reference(module, cased), text, "first")
     assert theirs == []  # transformers 5: the entity is gone
@@ -365,7 +370,7 @@ def test_byte_level_bpe_words_come_from_word_ids():
     emoji = tok.convert_ids_to_tokens(tok("😀")["input_ids"])
     module = rigged_module(tok, {emoji[0]: "B-MISC", emoji[1]: "B-MISC", "ĠHello": "B-PER"})
     tagger = EntityTagger(Model(tok, module, "rigged", "local"), threads=1)
-    ours = tagger(text, aggregation="first")
+    ours = tagger(text, NEROptions(aggregation="first"))
     assert [(e.label, e.word, e.start, e.end) for e in ours] == [
         ("MISC", "😀😀", 0, 2),
         ("PER", "Hello", 3, 8),
@@ -397,7 +402,9 @@ def test_sentencepiece_words_come_from_word_ids():
     text = "I work at Hugging Face."
     assert tok.tokenize(text)[3:7] == ["▁", "H", "ug", "ging"]
     module = rigged_module(tok, {"▁": "B-ORG", "▁Face": "I-ORG"})
-    ours = EntityTagger(Model(tok, module, "rigged", "local"), threads=1)(text, aggregation="first")
+    ours = EntityTagger(Model(tok, module, "rigged", "local"), threads=1)(
+        text, NEROptions(aggregation="first")
+    )
     assert [(e.label, e.word, e.start, e.end) for e in ours] == [("ORG", "Hugging Face.", 10, 23)]
     theirs = run_reference(reference(module, tok), text, "first")
     assert [(e["entity_group"], text[e["start"] : e["end"]]) for e in theirs] == [

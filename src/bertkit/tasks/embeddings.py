@@ -30,6 +30,7 @@ from ..loading import DEFAULT, Model, load, minilm_dir
 from ..runtime import Runtime
 
 LAYER_POOLS = ("mean", "concat")
+LAST_LAYER = (-1,)
 
 
 def find_word(text: str, word: str) -> list[tuple[int, int]]:
@@ -252,7 +253,7 @@ class Embedder:
         word: str,
         *,
         occurrence: int | None = None,
-        layers: Sequence[int] = (-1,),
+        layers: Sequence[int] = LAST_LAYER,
         layer_pool: str = "mean",
     ) -> list[WordVector]:
         """Vectors of a word's occurrences in texts (whole words, any case), in text order.
@@ -292,6 +293,15 @@ class Embedder:
             vectors.append(WordVector(t, s, e, texts[t][s:e], [names[i] for i in tokens], vector))
         return vectors
 
-    def word_vector(self, text: str, word: str, *, occurrence: int = 1, **settings: Any) -> WordVector:
+    def word_vector(
+        self,
+        text: str,
+        word: str,
+        *,
+        occurrence: int = 1,
+        layers: Sequence[int] = LAST_LAYER,
+        layer_pool: str = "mean",
+    ) -> WordVector:
         """The vector of the `occurrence`-th (1-based) occurrence of `word` in `text` (see `word_vectors`)."""
-        return self.word_vectors([text], word, occurrence=occurrence, **settings)[0]
+        found = self.word_vectors([text], word, occurrence=occurrence, layers=layers, layer_pool=layer_pool)
+        return found[0]

@@ -50,6 +50,36 @@ AGGREGATIONS: tuple[str, ...] = ("none", "simple", "first", "average", "max")
 WORD_AGGREGATIONS = ("first", "average", "max")
 
 
+def check_aggregation(aggregation: str) -> None:
+    """Raise `InputError` for an unknown aggregation strategy."""
+    if aggregation not in AGGREGATIONS:
+        raise InputError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
+
+
+@dataclass(frozen=True)
+class NEROptions:
+    """How to tag: the settings of `EntityTagger`, declared once (the CLI and the server build this).
+
+    Args:
+        aggregation: "none", "simple", "first", "average" or "max" (see the module docstring).
+        ignore_labels: labels ("none") or entity types (the others) left out of the result.
+        max_length: tokens per window (default 512, or less if the model allows less).
+        stride: tokens shared by consecutive windows (default 128, or half a small window).
+
+    >>> NEROptions(aggregation="simple").aggregation
+    'simple'
+    """
+
+    aggregation: str = "first"
+    ignore_labels: tuple[str, ...] = ("O",)
+    max_length: int | None = None
+    stride: int | None = None
+
+    def __post_init__(self) -> None:
+        check_aggregation(self.aggregation)
+        object.__setattr__(self, "ignore_labels", tuple(self.ignore_labels))
+
+
 @dataclass(frozen=True)
 class Entity:
     """One result: `text[start:end] == word`, Python string indices into the caller's text.
@@ -293,8 +323,7 @@ def decode_entities(
     >>> [(e.label, e.word, e.start, e.end, round(e.score, 2)) for e in entities[0]]
     [('PER', 'Sylv', 0, 4, 0.85)]
     """
-    if aggregation not in AGGREGATIONS:
-        raise InputError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
+    check_aggregation(aggregation)
     n_docs = len(texts)
     results: list[list[Entity]] = [[] for _ in range(n_docs)]
     n = len(doc)
@@ -415,9 +444,9 @@ class EntityTagger:
     def labels(self) -> list[str]:
         return [self.id2label[i] for i in range(len(self.id2label))]
 
-    def __call__(self, text: str, **settings: Any) -> list[Entity]:
-        """The entities of one text (settings as in `tag_many`)."""
-        return self.tag_many([text], **settings)[0]
+    def __call__(self, text: str, options: NEROptions | None = None) -> list[Entity]:
+        """The entities of one text."""
+        return self.tag_many([text], options)[0]
 
     def token_logits(
         self, texts: Sequence[str], max_length: int | None = None, stride: int | None = None
@@ -449,31 +478,19 @@ class EntityTagger:
             "index": tokens["position"] + windows.prefix,
         }
 
-    def tag_many(
-        self,
-        texts: Sequence[str],
-        *,
-        aggregation: str = "first",
-        ignore_labels: Sequence[str] = ("O",),
-        max_length: int | None = None,
-        stride: int | None = None,
-    ) -> list[list[Entity]]:
+    def tag_many(self, texts: Sequence[str], options: NEROptions | None = None) -> list[list[Entity]]:
         """Entities of many texts at once: all windows of all texts are batched together.
 
         Args:
             texts: the texts.
-            aggregation: "none", "simple", "first" (default), "average" or "max".
-            ignore_labels: labels ("none") or types (the others) to leave out; default ("O",).
-            max_length: tokens per window (default 512, or less if the model allows less).
-            stride: tokens shared by consecutive windows (default 128, or half a small window).
+            options: how to tag (default `NEROptions()`).
         """
-        if aggregation not in AGGREGATIONS:
-            raise InputError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
         if isinstance(texts, str):
             raise InputError("texts must be a list of strings, not one string: use tagger(text)")
         if not texts:
             return []
-        tokens = self.token_logits(texts, max_length, stride)
+        options = options or NEROptions()
+        tokens = self.token_logits(texts, options.max_length, options.stride)
         return decode_entities(
             tokens["logits"],
             tokens["offsets"],
@@ -481,7 +498,7 @@ class EntityTagger:
             tokens["doc"],
             texts,
             self.id2label,
-            aggregation,
-            ignore_labels,
+            options.aggregation,
+            options.ignore_labels,
             index=tokens["index"],
         )

@@ -246,6 +246,27 @@ def decode_answers(
     return answers
 
 
+def decode_with_options(
+    start_logits: list[np.ndarray],
+    end_logits: list[np.ndarray],
+    windows: QAWindows,
+    contexts: list[str],
+    options: QAOptions,
+) -> list[list[Answer]]:
+    """`decode_answers` with the decoding settings of `options`."""
+    return decode_answers(
+        start_logits,
+        end_logits,
+        windows,
+        contexts,
+        top_k=options.top_k,
+        max_answer_len=options.max_answer_len,
+        handle_impossible_answer=options.handle_impossible_answer,
+        null_threshold=options.null_threshold,
+        scoring=options.scoring,
+    )
+
+
 class QuestionAnswerer:
     """Extractive QA over contexts of any length.
 
@@ -271,61 +292,39 @@ class QuestionAnswerer:
         self.default_max_length = min(limits)
         self.windows_seen = 0
 
-    def __call__(self, question: str, context: str, **settings: Any) -> list[Answer]:
-        """The top answers for one question about one context (settings as in `answer_many`)."""
-        return self.answer_many([question], [context], **settings)[0]
+    def __call__(self, question: str, context: str, options: QAOptions | None = None) -> list[Answer]:
+        """The top answers for one question about one context."""
+        return self.answer_many([question], [context], options)[0]
 
     def answer_many(
-        self,
-        questions: list[str],
-        contexts: list[str],
-        *,
-        top_k: int = 1,
-        max_answer_len: int = 30,
-        max_length: int | None = None,
-        stride: int = 128,
-        handle_impossible_answer: bool = False,
-        null_threshold: float = 0.0,
-        scoring: str = "odds",
+        self, questions: list[str], contexts: list[str], options: QAOptions | None = None
     ) -> list[list[Answer]]:
         """Answer many questions at once: all windows of all documents are batched together.
 
         Args:
             questions, contexts: parallel lists.
-            top_k: answers per question.
-            max_answer_len: longest answer in tokens.
-            max_length: tokens per window (default 384, or less if the model allows less).
-            stride: tokens shared by consecutive windows of a long context.
-            handle_impossible_answer: also offer the empty answer (SQuAD 2.0 style).
-            null_threshold, scoring: see `decode_answers`.
+            options: how to answer (default `QAOptions()`).
         """
         if len(questions) != len(contexts):
             raise InputError(f"got {len(questions)} questions but {len(contexts)} contexts")
         if not questions:
             return []
-        windows, start_logits, end_logits = self.logits(questions, contexts, max_length, stride)
-        return decode_answers(
-            start_logits,
-            end_logits,
-            windows,
-            contexts,
-            top_k=top_k,
-            max_answer_len=max_answer_len,
-            handle_impossible_answer=handle_impossible_answer,
-            null_threshold=null_threshold,
-            scoring=scoring,
-        )
+        options = options or QAOptions()
+        windows, start_logits, end_logits = self.logits(questions, contexts, options)
+        return decode_with_options(start_logits, end_logits, windows, contexts, options)
 
     def logits(
-        self, questions: list[str], contexts: list[str], max_length: int | None = None, stride: int = 128
+        self, questions: list[str], contexts: list[str], options: QAOptions | None = None
     ) -> tuple[QAWindows, list[np.ndarray], list[np.ndarray]]:
-        """Encode and run: the windows of all documents with their start and end logits."""
-        max_length = max_length or self.default_max_length
+        """Encode and run: the windows of all documents (`options.max_length`, `options.stride`) with their
+        start and end logits."""
+        options = options or QAOptions()
+        max_length = options.max_length or self.default_max_length
         positions = self.model.module.config.max_position_embeddings
         if max_length > positions:
             raise InputError(f"max_length {max_length} exceeds the model's {positions} positions")
         tokenizer = self.model.tokenizer
-        windows = qa_windows(tokenizer, questions, contexts, max_length=max_length, stride=stride)
+        windows = qa_windows(tokenizer, questions, contexts, max_length=max_length, stride=options.stride)
         inputs = {"input_ids": windows.input_ids}
         if windows.token_type_ids is not None:
             inputs["token_type_ids"] = windows.token_type_ids
@@ -333,7 +332,7 @@ class QuestionAnswerer:
         self.windows_seen += len(windows)
         return windows, out["start_logits"], out["end_logits"]
 
-    def explain(self, question: str, context: str, **settings: Any) -> dict[str, Any]:
+    def explain(self, question: str, context: str, options: QAOptions | None = None) -> dict[str, Any]:
         """Answers plus what the model saw: per window, tokens, segments and start/end probabilities.
 
         Returns `{"answers": [...], "locations": [...], "windows": [{"tokens", "segments", "offsets",
@@ -342,9 +341,9 @@ class QuestionAnswerer:
         the answer's first and last token there), None for the empty answer. Pictures (start/end bars,
         token segments with the answer outlined) are drawn from this.
         """
-        max_length, stride = settings.pop("max_length", None), settings.pop("stride", 128)
-        windows, start_logits, end_logits = self.logits([question], [context], max_length, stride)
-        answers = decode_answers(start_logits, end_logits, windows, [context], **settings)[0]
+        options = options or QAOptions()
+        windows, start_logits, end_logits = self.logits([question], [context], options)
+        answers = decode_with_options(start_logits, end_logits, windows, [context], options)[0]
         p_start = window_probabilities(start_logits, windows.context_mask, windows.cls_index)
         p_end = window_probabilities(end_logits, windows.context_mask, windows.cls_index)
         tokenizer = self.model.tokenizer
@@ -375,7 +374,11 @@ class QuestionAnswerer:
         }
 
     def stream(
-        self, examples: Iterable[tuple[str, str, str]], chunk_size: int = 64, **settings: Any
+        self,
+        examples: Iterable[tuple[str, str, str]],
+        options: QAOptions | None = None,
+        *,
+        chunk_size: int = 64,
     ) -> Iterator[tuple[str, list[Answer]]]:
         """Answer `(id, question, context)` triples lazily, `chunk_size` documents at a time.
 
@@ -385,14 +388,14 @@ class QuestionAnswerer:
         for example in examples:
             chunk.append(example)
             if len(chunk) == chunk_size:
-                yield from self._answer_chunk(chunk, settings)
+                yield from self._answer_chunk(chunk, options)
                 chunk = []
         if chunk:
-            yield from self._answer_chunk(chunk, settings)
+            yield from self._answer_chunk(chunk, options)
 
     def _answer_chunk(
-        self, chunk: list[tuple[str, str, str]], settings: dict
+        self, chunk: list[tuple[str, str, str]], options: QAOptions | None
     ) -> Iterator[tuple[str, list[Answer]]]:
         ids = [c[0] for c in chunk]
-        results = self.answer_many([c[1] for c in chunk], [c[2] for c in chunk], **settings)
+        results = self.answer_many([c[1] for c in chunk], [c[2] for c in chunk], options)
         yield from zip(ids, results, strict=True)

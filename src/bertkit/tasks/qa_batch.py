@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .qa import QuestionAnswerer
+from .qa import QAOptions, QuestionAnswerer
 
 Question = tuple[str, str, str]  # (id, question, context)
 
@@ -115,17 +115,18 @@ def answer_file(
     qa: QuestionAnswerer,
     input_path: str | Path,
     output_path: str | Path,
+    options: QAOptions | None = None,
+    *,
     chunk_size: int = 64,
     on_progress: Callable[[int], None] | None = None,
-    **settings: Any,
 ) -> dict[str, int]:
     """Answer every question of `input_path` into JSONL `output_path`; returns counts.
 
     Args:
         qa: the question answerer to use.
+        options: how to answer (default `QAOptions()`).
         chunk_size: documents whose windows are batched together (bounds memory).
         on_progress: called with the number of questions finished since the last call.
-        settings: passed to `QuestionAnswerer.answer_many` (top_k, max_answer_len, ...).
     """
     output_path = Path(output_path)
     partial = output_path.with_name(output_path.name + ".partial")
@@ -139,16 +140,16 @@ def answer_file(
         for question in todo:
             chunk.append(question)
             if len(chunk) == chunk_size:
-                written += _write_chunk(qa, chunk, out, settings, on_progress)
+                written += _write_chunk(qa, chunk, out, options, on_progress)
                 chunk = []
         if chunk:
-            written += _write_chunk(qa, chunk, out, settings, on_progress)
+            written += _write_chunk(qa, chunk, out, options, on_progress)
     os.replace(partial, output_path)
     return {"answered": written, "resumed": len(done)}
 
 
-def _write_chunk(qa, chunk, out, settings, on_progress) -> int:
-    for qid, answers in qa.stream(chunk, chunk_size=len(chunk), **settings):
+def _write_chunk(qa, chunk, out, options, on_progress) -> int:
+    for qid, answers in qa.stream(chunk, options, chunk_size=len(chunk)):
         out.write(
             json.dumps({"id": qid, "answers": [a.to_dict() for a in answers]}, ensure_ascii=False) + "\n"
         )

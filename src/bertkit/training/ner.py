@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import InputError
 from ..loading import Model, quiet_transformers
 from ..runtime import cpu_threads, pad
-from ..tasks.ner import AGGREGATIONS, EntityTagger, best_window_tokens, token_windows
+from ..tasks.ner import AGGREGATIONS, EntityTagger, NEROptions, best_window_tokens, token_windows
 from .fit import FitResult, Job, LoopConfig, check_start, fit
 from .metrics import entity_scores
 from .ner_data import NERDataset, NERSentence, tags_from_entities
@@ -308,14 +308,13 @@ def predict_tags(
             f"got {aggregation!r}"
         )
     tagger = model if isinstance(model, EntityTagger) else EntityTagger(model, dtype=dtype, threads=threads)
+    options = NEROptions(aggregation=aggregation, max_length=max_length, stride=stride)
     predicted: list[list[str]] = []
     for first in range(0, len(sentences), 64):
         chunk = sentences[first : first + 64]
         texts = [s.text for s in chunk]
         filled = [i for i, text in enumerate(texts) if text.strip()]
-        found = tagger.tag_many(
-            [texts[i] for i in filled], aggregation=aggregation, max_length=max_length, stride=stride
-        )
+        found = tagger.tag_many([texts[i] for i in filled], options)
         entities: list[list[Any]] = [[] for _ in chunk]
         for i, ents in zip(filled, found, strict=True):
             entities[i] = ents
