@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..loading import Model, quiet_transformers
+from ..loading import Model, load, quiet_transformers
 from ..runtime import cpu_threads, pad
 from ..tasks.ner import AGGREGATIONS, EntityTagger, NEROptions, best_window_tokens, token_windows
 from .fit import FitResult, Job, LoopConfig, check_start, fit
@@ -45,6 +45,7 @@ class NERTrainConfig(LoopConfig):
 
     Args:
         max_length, stride: the windowing (as at inference); sentences longer than a window are cut.
+            The stride defaults to a quarter window, at most 64 tokens (256 → 64, 128 → 32).
         label_all_tokens: label every token of a unit (I- after the first) instead of the first only.
         aggregation: how evaluation turns tokens into entities ("first" matches first-token labels).
         pad_to_max_length: pad every batch to max_length (slower; for comparisons).
@@ -53,10 +54,14 @@ class NERTrainConfig(LoopConfig):
     output_dir: str = "runs/ner"
     epochs: int = 3
     max_length: int = 256
-    stride: int = 64
+    stride: int | None = None  # resolved in __post_init__: an int from there on
     label_all_tokens: bool = False
     aggregation: str = "first"
     pad_to_max_length: bool = False
+
+    def __post_init__(self) -> None:
+        if self.stride is None:
+            self.stride = min(64, self.max_length // 4)
 
     def check(self) -> None:
         """Raise `InputError` for settings that cannot work."""
@@ -348,7 +353,7 @@ def evaluate(
 
 
 def train(
-    model: Model,
+    model: Model | str,
     sentences: Sequence[NERSentence],
     config: NERTrainConfig,
     eval_data: NERDataset | None = None,
@@ -362,7 +367,8 @@ def train(
 
     Args:
         model: the base model; its module is trained in place (its head replaced when its labels are not
-            `labels`, see `set_labels`).
+            `labels`, see `set_labels`). A name (a directory, a Hub id, "minilm") is loaded with any new
+            head seeded by `config.seed`, as `bertkit train ner --base NAME` does.
         sentences: training sentences (BIO tags).
         config: see `NERTrainConfig`.
         eval_data: evaluated after each epoch; the best epoch by F1 becomes the final model.
@@ -374,9 +380,12 @@ def train(
     import torch
 
     config.check()
+    assert config.stride is not None  # NERTrainConfig resolves it
     quiet_transformers()
     if not sentences:
         raise InputError("no training sentences")
+    if isinstance(model, str):
+        model = load(model, "ner", seed=config.seed)
     module, tokenizer = model.module, model.tokenizer
     check_start(model, config, resume)
     if labels is None:
