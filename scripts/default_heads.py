@@ -61,7 +61,7 @@ WNUT_TO_BTC = {"person": "PER", "location": "LOC", "corporation": "ORG", "group"
 def english_documents() -> tuple[list[str], list[str]]:
     """(training, held-out) documents: paragraphs of wikitext-2 and of the QA training contexts."""
     from bertkit.corpus import read_texts
-    from bertkit.training.mlm import held_out
+    from bertkit.training.mlm_data import held_out
     from bertkit.training.qa_loading import load_qa_file
 
     wiki = [t.strip() for t in read_texts(DATA / "text" / "wikitext2-test-raw.txt")]
@@ -122,8 +122,9 @@ def evaluate(args) -> None:
     model_dir = args.model or str(RUNS / f"default-{args.name}")
     report = {}
     if args.name == "pretraining":
-        from bertkit.training.mlm import MLMTrainConfig, pretraining_rows
+        from bertkit.training.mlm import MLMTrainConfig
         from bertkit.training.mlm import evaluate as score
+        from bertkit.training.mlm_data import pretraining_rows
 
         _, held = english_documents()
         config = MLMTrainConfig(**{k: v for k, v in PRETRAINING.items() if k != "save_every_steps"})

@@ -598,7 +598,8 @@ def train_mlm(
     """Masked-LM (+ next-sentence) training: continue pre-training a model on your corpus, or pre-train a
     new one from a config; reports held-out masked-token accuracy and perplexity after each epoch."""
     from ..loading import load
-    from .mlm import MLMTrainConfig, held_out, new_model
+    from .mlm import MLMTrainConfig, new_model
+    from .mlm_data import held_out
     from .mlm import train as run_training
 
     if config_file is not None and base is not None:
@@ -686,7 +687,8 @@ def evaluate_mlm(
 ) -> None:
     """Masked-token top-1/top-5 accuracy and perplexity (and NSP accuracy) of a model on held-out text."""
     from ..loading import load
-    from .mlm import MLMTrainConfig, evaluate, pretraining_rows
+    from .mlm import MLMTrainConfig, evaluate
+    from .mlm_data import pretraining_rows
 
     loaded = load(model, "pretraining" if nsp else "mlm")
     for note in loaded.notes:
