@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..files import iter_lines, move_into_place, require_file, squad_articles
+from ..squad_format import squad_paragraphs
 from .qa import QAOptions, QuestionAnswerer
 
 Question = tuple[str, str, str]  # (id, question, context)
@@ -26,9 +28,7 @@ def iter_questions(path: str | Path) -> Iterator[Question]:
     JSONL lines are objects `{"id", "question", "context"}`; blank lines are skipped. Errors name the
     file and the line or question id.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"input file not found: {path}")
+    path = require_file(path, "input file")
     if path.suffix == ".json" or _first_line(path) in ("{", '{"version"', '{"data"'):
         yield from _squad_questions(path)
     else:
@@ -45,9 +45,10 @@ def _first_line(path: Path) -> str:
 
 
 def count_questions(path: str | Path) -> int | None:
-    """Questions in a JSONL file (a cheap line count), or None for other formats."""
+    """Questions in a JSONL file (a cheap line count), or None for other formats (and for a missing file,
+    which `iter_questions` reports)."""
     path = Path(path)
-    if path.suffix == ".json":
+    if path.suffix == ".json" or not path.is_file():
         return None
     with path.open("rb") as f:
         return sum(1 for line in f if line.strip())
@@ -55,38 +56,23 @@ def count_questions(path: str | Path) -> int | None:
 
 def _jsonl_questions(path: Path) -> Iterator[Question]:
     seen: set[str] = set()
-    with path.open(encoding="utf-8", errors="strict") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path} line {number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: not valid JSON ({e.msg})") from None
-            yield _question(row, where, seen)
+    for number, line in enumerate(iter_lines(path), 1):
+        if not line.strip():
+            continue
+        where = f"{path} line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{where}: not valid JSON ({e.msg})") from None
+        yield _question(row, where, seen)
 
 
 def _squad_questions(path: Path) -> Iterator[Question]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-        raise DataError(f"{path}: expected a SQuAD-format object with a 'data' list")
+    """The questions of a SQuAD-format file, streamed article by article."""
     seen: set[str] = set()
-    for a, article in enumerate(doc["data"]):
-        paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
-        if not isinstance(paragraphs, list):
-            raise DataError(f"{path}: data[{a}] has no 'paragraphs' list")
-        for p, paragraph in enumerate(paragraphs):
-            if not isinstance(paragraph, dict) or not isinstance(paragraph.get("qas"), list):
-                raise DataError(f"{path}: data[{a}].paragraphs[{p}] has no 'qas' list")
-            for qa in paragraph["qas"]:
-                row = dict(qa, context=paragraph.get("context")) if isinstance(qa, dict) else qa
-                yield _question(row, f"{path} data[{a}].paragraphs[{p}]", seen)
+    for paragraph in squad_paragraphs(squad_articles(path), str(path)):
+        for where, qa in paragraph.questions():
+            yield _question(dict(qa, context=paragraph.context), f"{path} {where}", seen)
 
 
 def _question(row: Any, where: str, seen: set[str]) -> Question:
@@ -144,7 +130,7 @@ def answer_file(
                 chunk = []
         if chunk:
             written += _write_chunk(qa, chunk, out, options, on_progress)
-    os.replace(partial, output_path)
+    move_into_place(partial, output_path)
     return {"answered": written, "resumed": len(done)}
 
 
