@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import json
 
+import pytest
+from fastapi.testclient import TestClient
+
+from bertkit.errors import DataError, InputError, ModelLoadError
+from bertkit.server import ServerConfig, create_app
+from bertkit.server.errors import on_bertkit
 from bertkit.server.schemas import MAX_TEXT_CHARS
 
 from .conftest import post
@@ -76,3 +83,18 @@ def test_page_and_schema(client):
         assert path in schema["paths"]
     qa = schema["paths"]["/v1/qa"]["post"]
     assert {"200", "400", "422", "413"} <= set(qa["responses"])
+
+
+def test_library_errors_get_their_own_status(tmp_path):
+    """A `BertkitError` answers with its `http_status`: a model that cannot load is 503, not 500."""
+    app = create_app(ServerConfig(model=str(tmp_path / "no-such-model"), preload=False))
+    with TestClient(app) as c:
+        r = post(c, "/v1/qa", {"question": "q", "context": "c"})
+    assert r.status_code == ModelLoadError.http_status == 503, r.text
+    assert list(r.json()) == ["error"] and "no-such-model" in r.json()["error"]
+
+
+@pytest.mark.parametrize("exc", [InputError("bad input"), DataError("x.json: file not found")])
+def test_input_and_data_errors_are_422(exc):
+    response = asyncio.run(on_bertkit(None, exc))  # type: ignore[arg-type]
+    assert response.status_code == 422 and json.loads(response.body) == {"error": str(exc)}
