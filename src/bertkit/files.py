@@ -40,14 +40,14 @@ def fsync_dir(path: str | Path) -> None:
 
 
 def write_file_atomically(
-    path: str | Path, write: Callable[[IO[Any]], None], *, binary: bool = False
+    path: str | Path, write: Callable[[IO[Any]], object], *, binary: bool = False
 ) -> Path:
     """Write `path` through `write(file)` into a temporary file beside it, fsync it, `os.replace` it into
     place and fsync the folder: a crash leaves the old file or the new one, never a part of either."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with tmp.open("wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+        with tmp.open("wb") if binary else tmp.open("w", encoding="utf-8") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -123,12 +123,12 @@ def require_file(path: str | Path, what: str = "file") -> Path:
 def open_text(path: str | Path) -> IO[str]:
     """Open a UTF-8 text file (a byte-order mark is allowed); a missing, unreadable or directory path is a
     one-line `DataError`."""
-    return _open(path, "r")
+    return _open(path, binary=False)
 
 
-def _open(path: str | Path, mode: str) -> IO[Any]:
+def _open(path: str | Path, *, binary: bool) -> IO[Any]:
     try:
-        return Path(path).open(mode, **({} if "b" in mode else {"encoding": "utf-8-sig"}))
+        return Path(path).open("rb") if binary else Path(path).open(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except IsADirectoryError:
@@ -158,7 +158,7 @@ def iter_lines(path: str | Path) -> Iterator[str]:
     Lines are decoded one by one (a text-mode file decodes a whole chunk ahead, so it could not say which
     line is broken): `b"ok\\n\\xff\\n"` fails with "not UTF-8 text (line 2, byte 0)".
     """
-    with _open(path, "rb") as f:
+    with _open(path, binary=True) as f:
         for number, raw in enumerate(f, 1):
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")

@@ -102,13 +102,11 @@ def train_tokenizer(
 
     quiet_transformers()
     stats = CorpusStats()
-    batches = nonempty_batches(
-        iter_batches(corpus, fmt, field, batch_size, stats), " ".join(str(p) for p in corpus)
-    )
+    shown = " ".join(str(p) for p in corpus)
+    batches = nonempty_batches(iter_batches(corpus, fmt, field, batch_size, stats), shown)
     started = time.perf_counter()
-    original = None
-    if source is not None:
-        original = load_source_tokenizer(source)
+    original = None if source is None else load_source_tokenizer(source)
+    if original is not None:
         tokenizer = _retrain(original, batches, vocab_size, show_progress)
         recipe_name = f"from {source}"
     else:
@@ -117,14 +115,11 @@ def train_tokenizer(
         tokenizer = _train_recipe(recipe, batches, vocab_size, stats, show_progress)
         recipe_name = algorithm
     seconds = time.perf_counter() - started
-    learnt = len(tokenizer)
-    if learnt > vocab_size:  # BPE and WordPiece keep the whole alphabet whatever vocab_size says
-        raise _too_small(vocab_size, len(tokenizer.all_special_tokens), stats, learnt)
-    write_dir_atomically(output, lambda folder: tokenizer.save_pretrained(str(folder)))
+    _save(tokenizer, output, vocab_size, stats)
     return TrainedTokenizer(
         tokenizer=tokenizer,
         output=output,
-        vocab_size=learnt,
+        vocab_size=len(tokenizer),
         recipe=recipe_name,
         parts=recipe_summary(tokenizer),
         texts=stats.texts,
@@ -184,6 +179,14 @@ def _train_recipe(
             raise _too_small(vocab_size, len(recipe.special_tokens), stats) from None
         raise
     return finish_recipe(recipe)
+
+
+def _save(tokenizer, output: Path, vocab_size: int, stats: CorpusStats) -> None:
+    """Write the tokenizer as a whole, unless it came out larger than asked for."""
+    learnt = len(tokenizer)
+    if learnt > vocab_size:  # BPE and WordPiece keep the whole alphabet whatever vocab_size says
+        raise _too_small(vocab_size, len(tokenizer.all_special_tokens), stats, learnt)
+    write_dir_atomically(output, lambda folder: tokenizer.save_pretrained(str(folder)))
 
 
 def _is_byte_level(tokenizer) -> bool:
