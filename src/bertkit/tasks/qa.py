@@ -133,6 +133,122 @@ def window_probabilities(
     return out
 
 
+def _answer_candidates(windows: QAWindows, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """[windows, width, 2] offsets (padded with zeros) and [windows, width] "may be part of an answer":
+    the context tokens that cover characters."""
+    offsets = np.zeros((len(windows), width, 2), dtype=np.int64)
+    candidate = np.zeros((len(windows), width), dtype=bool)
+    for w, (off, ctx) in enumerate(zip(windows.offsets, windows.context_mask, strict=True)):
+        offsets[w, : len(off)] = off
+        candidate[w, : len(off)] = ctx & (off[:, 1] > off[:, 0])
+    return offsets, candidate
+
+
+@dataclass
+class _SpanBand:
+    """Every allowed span of every window: `ranks[w, t * span + k]` is the log score of the span of window w
+    from token t to token `ends[t, k]` = t + k (-inf, and `valid` False, where that span is not allowed)."""
+
+    ranks: np.ndarray  # [windows, width * span]
+    valid: np.ndarray  # [windows, width * span]
+    ends: np.ndarray  # [width, span]
+    span: int
+
+
+def _span_band(
+    p_start: np.ndarray,
+    p_end: np.ndarray,
+    null: np.ndarray,
+    candidate: np.ndarray,
+    max_answer_len: int,
+    scoring: str,
+) -> _SpanBand:
+    # scores[w, t, k] = p_start[w, t] * p_end[w, t + k]
+    n_win, width = p_start.shape
+    span = min(max_answer_len, width)
+    ends = np.arange(width)[:, None] + np.arange(span)[None, :]
+    inside = ends < width
+    ends = np.minimum(ends, width - 1)
+    # Spans are ranked in log space: a confident model's odds round to 1.0 in floating point (p_null of
+    # 1e-12 against p_span of 0.9 and of 0.01), and would tie; their logarithms do not.
+    with np.errstate(divide="ignore"):
+        ranks = np.log(p_start)[:, :, None] + np.log(p_end)[:, ends]
+        if scoring == "odds":
+            ranks = ranks - np.log(null)[:, None, None]
+    valid = candidate[:, :, None] & candidate[:, ends] & inside[None]
+    ranks = np.where(valid, ranks, -np.inf).reshape(n_win, -1)
+    return _SpanBand(ranks, valid.reshape(n_win, -1), ends, span)
+
+
+@dataclass
+class _Spans:
+    """Candidate spans, one entry each: window row, first and last token, log score (`_SpanBand.ranks`)."""
+
+    window: np.ndarray
+    token_start: np.ndarray
+    token_end: np.ndarray
+    rank: np.ndarray
+
+
+def _best_spans(band: _SpanBand, top_k: int) -> _Spans:
+    """The best spans of each window; 2*top_k leaves room for spans that repeat in overlapping windows."""
+    keep = min(2 * top_k, band.ranks.shape[1])
+    best = np.argpartition(-band.ranks, keep - 1, axis=1)[:, :keep]
+    ranks = np.take_along_axis(band.ranks, best, axis=1).ravel()
+    ok = np.take_along_axis(band.valid, best, axis=1).ravel()
+    window = np.repeat(np.arange(len(band.ranks)), keep)
+    start = best.ravel() // band.span
+    end = band.ends[start, best.ravel() % band.span]
+    return _Spans(window[ok], start[ok], end[ok], ranks[ok])
+
+
+def _odds_shares(band: _SpanBand, spans: _Spans, sample: np.ndarray, n_docs: int) -> np.ndarray:
+    """Each span's share of its document's spans, weighed by odds (a softmax of the log odds over every
+    valid span of every window of the document)."""
+    top = np.where(band.valid.any(axis=1), band.ranks.max(axis=1), 0.0)
+    with np.errstate(divide="ignore"):
+        window_mass = np.log(np.exp(band.ranks - top[:, None]).sum(axis=1)) + top
+    doc_mass = np.full(n_docs, -np.inf)
+    np.logaddexp.at(doc_mass, sample, window_mass)
+    return np.exp(spans.rank - doc_mass[sample[spans.window]])
+
+
+def _top_per_document(
+    doc: np.ndarray, char_start: np.ndarray, char_end: np.ndarray, rank: np.ndarray, top_k: int
+) -> np.ndarray:
+    """Indices of each document's top_k spans, by document then best first; a (document, start, end)
+    span seen in several windows counts once, where it ranks best."""
+    order = np.lexsort((-rank, doc))
+    key = np.stack([doc, char_start, char_end], axis=1)[order]
+    _, first = np.unique(key, axis=0, return_index=True)
+    order = order[np.sort(first)]
+    doc_sorted = doc[order]
+    position = np.arange(len(order)) - np.searchsorted(doc_sorted, doc_sorted, side="left")
+    return order[position < top_k]
+
+
+def _empty_answer_scores(
+    null: np.ndarray, sample: np.ndarray, best_odds: np.ndarray, scoring: str
+) -> np.ndarray:
+    """Per document, the empty answer's score: with odds, as likely as the best span is not; else the
+    lowest null score p_start[CLS] * p_end[CLS] of its windows, as the pipeline."""
+    if scoring == "odds":
+        return 1.0 - best_odds
+    doc_null = np.full(len(best_odds), np.inf)
+    np.minimum.at(doc_null, sample, null)
+    return doc_null
+
+
+def _with_empty_answer(
+    answers: list[Answer], null_score: float, null_threshold: float, top_k: int
+) -> list[Answer]:
+    """The top_k of the answers and the empty answer, which ranks as if it scored null_score - null_threshold."""
+    empty = Answer("", 0, 0, null_score)
+    ranked = answers + [empty]
+    ranked.sort(key=lambda a: a.score - (null_threshold if a is empty else 0.0), reverse=True)
+    return ranked[:top_k]
+
+
 def decode_answers(
     start_logits: list[np.ndarray],
     end_logits: list[np.ndarray],
@@ -169,80 +285,27 @@ def decode_answers(
     p_end = window_probabilities(end_logits, windows.context_mask, windows.cls_index)
     rows = np.arange(len(windows))
     null = p_start[rows, windows.cls_index] * p_end[rows, windows.cls_index]
-
-    n_win, width = p_start.shape
-    offsets = np.zeros((n_win, width, 2), dtype=np.int64)
-    candidate = np.zeros((n_win, width), dtype=bool)
-    for w, (off, ctx) in enumerate(zip(windows.offsets, windows.context_mask, strict=True)):
-        offsets[w, : len(off)] = off
-        candidate[w, : len(off)] = ctx & (off[:, 1] > off[:, 0])  # context tokens that cover characters
-
-    # scores[w, t, k] = p_start[w, t] * p_end[w, t + k]
-    span = min(max_answer_len, width)
-    ends = np.arange(width)[:, None] + np.arange(span)[None, :]
-    inside = ends < width
-    ends = np.minimum(ends, width - 1)
-    # Spans are ranked in log space: a confident model's odds round to 1.0 in floating point (p_null of
-    # 1e-12 against p_span of 0.9 and of 0.01), and would tie; their logarithms do not.
-    with np.errstate(divide="ignore"):
-        ranks = np.log(p_start)[:, :, None] + np.log(p_end)[:, ends]
-        if scoring == "odds":
-            ranks = ranks - np.log(null)[:, None, None]
-    valid = candidate[:, :, None] & candidate[:, ends] & inside[None]
-    ranks = np.where(valid, ranks, -np.inf).reshape(n_win, -1)
-    valid = valid.reshape(n_win, -1)
-
-    # Best spans of each window; 2*top_k leaves room for spans that repeat in overlapping windows.
-    keep = min(2 * top_k, ranks.shape[1])
-    best = np.argpartition(-ranks, keep - 1, axis=1)[:, :keep]
-    best_ranks = np.take_along_axis(ranks, best, axis=1).ravel()
-    ok = np.take_along_axis(valid, best, axis=1).ravel()
-    win = np.repeat(rows, keep)
-    tok = best.ravel() // span
-    end_tok = ends[tok, best.ravel() % span]
-    win, tok, end_tok, best_ranks = win[ok], tok[ok], end_tok[ok], best_ranks[ok]
-    if scoring == "odds":
-        # Reported: each span's share of its document's spans, weighed by odds (a softmax of the log odds
-        # over every valid span of every window of the document).
-        top = np.where(valid.any(axis=1), ranks.max(axis=1), 0.0)
-        with np.errstate(divide="ignore"):
-            window_mass = np.log(np.exp(ranks - top[:, None]).sum(axis=1)) + top
-        doc_mass = np.full(n_docs, -np.inf)
-        np.logaddexp.at(doc_mass, windows.sample, window_mass)
-        best_scores = np.exp(best_ranks - doc_mass[windows.sample[win]])
-    else:
-        best_scores = np.exp(best_ranks)
-    doc = windows.sample[win]
-    char_start = offsets[win, tok, 0]
-    char_end = offsets[win, end_tok, 1]
-
-    # Order by document, then score (best first); drop repeats of a (document, start, end) span.
-    order = np.lexsort((-best_ranks, doc))
-    key = np.stack([doc, char_start, char_end], axis=1)[order]
-    _, first = np.unique(key, axis=0, return_index=True)
-    order = order[np.sort(first)]
-    doc_sorted = doc[order]
-    rank = np.arange(len(order)) - np.searchsorted(doc_sorted, doc_sorted, side="left")
-    order = order[rank < top_k]
-
+    offsets, candidate = _answer_candidates(windows, p_start.shape[1])
+    band = _span_band(p_start, p_end, null, candidate, max_answer_len, scoring)
+    spans = _best_spans(band, top_k)
+    # Reported: with odds, each span's share of its document's spans; else p_span, as the pipeline.
+    scores = _odds_shares(band, spans, windows.sample, n_docs) if scoring == "odds" else np.exp(spans.rank)
+    doc = windows.sample[spans.window]
+    char_start = offsets[spans.window, spans.token_start, 0]
+    char_end = offsets[spans.window, spans.token_end, 1]
     answers: list[list[Answer]] = [[] for _ in range(n_docs)]
     best_odds = np.zeros(n_docs)  # the best span's odds against its window's null, per document
-    for i in order:
+    for i in _top_per_document(doc, char_start, char_end, spans.rank, top_k):
         d, s, e = int(doc[i]), int(char_start[i]), int(char_end[i])
         if not answers[d]:
-            best_odds[d] = 0.5 * (1.0 + np.tanh(best_ranks[i] / 2))  # sigmoid, without overflow
-        where = (int(win[i]), int(tok[i]), int(end_tok[i]))
-        answers[d].append(Answer(contexts[d][s:e], s, e, float(best_scores[i]), *where))
+            best_odds[d] = 0.5 * (1.0 + np.tanh(spans.rank[i] / 2))  # sigmoid, without overflow
+        where = int(spans.window[i]), int(spans.token_start[i]), int(spans.token_end[i])
+        answers[d].append(Answer(contexts[d][s:e], s, e, float(scores[i]), *where))
     if handle_impossible_answer:
-        doc_null = np.full(n_docs, np.inf)
-        np.minimum.at(doc_null, windows.sample, null)
-        if scoring == "odds":  # no answer is as likely as the best span is not
-            doc_null = 1.0 - best_odds
-        for d in range(n_docs):
-            empty = Answer("", 0, 0, float(doc_null[d]))
-            ranked = answers[d] + [empty]
-            ranked.sort(key=lambda a: a.score - (null_threshold if a is empty else 0.0), reverse=True)
-            answers[d] = ranked[:top_k]
+        doc_null = _empty_answer_scores(null, windows.sample, best_odds, scoring)
+        answers = [
+            _with_empty_answer(a, float(doc_null[d]), null_threshold, top_k) for d, a in enumerate(answers)
+        ]
     return answers
 
 
