@@ -138,3 +138,28 @@ def test_extend_model_starts_syllables_from_their_jamo(base, exact):
     assert model.get_output_embeddings().weight.data_ptr() == after.data_ptr()  # still tied
     logits = model(torch.tensor([[exact.token_to_id("서")]])).logits
     assert logits.shape[-1] == exact.get_vocab_size()
+
+
+def test_the_default_tokenizer_keeps_every_shipped_syllable():
+    from bertkit.hangul import SYLLABLES, default_tokenizer
+
+    tokenizer = default_tokenizer()
+    syllables = SYLLABLES.read_text(encoding="utf-8").strip()
+    assert len(syllables) > 2350 and "서" in syllables
+    vocab = tokenizer.get_vocab()
+    assert all(s in vocab and "##" + s in vocab for s in syllables)
+    ids = tokenizer("철수는 어디에 삽니까?", "철수는 서울에 삽니다.")["input_ids"]
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    assert tokens[tokens.index("[SEP]") + 1 :] == [
+        "철",
+        "##수",
+        "##는",
+        "서",
+        "##울",
+        "##에",
+        "삽",
+        "##니",
+        "##다",
+        ".",
+        "[SEP]",
+    ]

@@ -28,8 +28,12 @@ import json
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+# The syllables of bertkit's Hangul-exact tokenizer (scripts/korean_encoder.py syllables writes it).
+SYLLABLES = Path(__file__).resolve().parent / "data" / "hangul-syllables.txt"
 FIRST_SYLLABLE, LAST_SYLLABLE = 0xAC00, 0xD7A3  # 가 … 힣: the 11,172 precomposed syllables
 
 
@@ -182,3 +186,16 @@ def broken_boundaries(offsets: Sequence[tuple[int, int]], text: str) -> list[int
     return [
         i for i in sorted(inside) if 0 < i < len(text) and is_syllable(text[i - 1]) and is_syllable(text[i])
     ]
+
+
+@cache
+def default_tokenizer() -> Any:
+    """bertkit's Hangul-exact tokenizer: MiniLM's (bert-base-uncased) vocabulary plus S and ##S for each
+    syllable of data/hangul-syllables.txt, as a transformers tokenizer. Built on first use (~0.1 s)."""
+    from tokenizers import Tokenizer
+
+    from .loading import minilm_dir
+
+    base = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
+    syllables = list(SYLLABLES.read_text(encoding="utf-8").strip())
+    return as_transformers(hangul_exact(base, syllables))
