@@ -1,5 +1,5 @@
-"""NER training: label alignment to sub-words, windowed features, a tiny model that learns, exact resume,
-output directories that plain transformers loads, and the train/evaluate CLI."""
+"""NER training: the head's labels, a tiny model that learns, exact resume, output directories that plain
+transformers loads, and the train/evaluate CLI."""
 
 from __future__ import annotations
 
@@ -10,23 +10,12 @@ import pytest
 
 from bertkit.errors import InputError
 from bertkit.loading import Model
-from bertkit.training.ner import (
-    IGNORE,
-    NERTrainConfig,
-    align_labels,
-    collate,
-    continuation_ids,
-    evaluate,
-    ner_loss,
-    ner_train_features,
-    set_labels,
-    train,
-    unit_of_tokens,
-)
-from bertkit.training.ner_data import NERDataset, NERSentence, load_ner_file
+from bertkit.training.ner import NERTrainConfig, evaluate, ner_loss, set_labels, train
+from bertkit.training.ner_data import NERDataset, load_ner_file
+from bertkit.training.ner_features import collate, ner_train_features
 
 from ..conftest import DATA, tokenizer
-from ..test_cli import run
+from ..cli.test_cli import run
 
 BTC = DATA / "ner" / "btc-dev.conll"
 LABELS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
@@ -65,63 +54,7 @@ def tiny_dir(tmp_path_factory, cased):
     return path
 
 
-# --- alignment ----------------------------------------------------------------------------------------------
-
-
-def test_first_sub_token_gets_the_label_with_the_tokenizers_word_ids(cased):
-    words = ["Sylvain", "works", "at", "Hugging", "Face"]
-    labels = [LABELS.index(t) for t in ("B-PER", "O", "O", "B-ORG", "I-ORG")]
-    enc = cased(words, is_split_into_words=True)
-    tokens = enc.tokens()
-    assert tokens == ["[CLS]", "S", "##yl", "##va", "##in", "works", "at", "Hu", "##gging", "Face", "[SEP]"]
-    aligned = align_labels(enc.word_ids(), labels)
-    assert aligned.tolist() == [IGNORE, 5, IGNORE, IGNORE, IGNORE, 0, 0, 3, IGNORE, 4, IGNORE]
-    every = align_labels(enc.word_ids(), labels, label_all_tokens=True, continuation=continuation_ids(LABELS))
-    assert every.tolist() == [IGNORE, 5, 6, 6, 6, 0, 0, 3, 4, 4, IGNORE]
-    with pytest.raises(InputError, match="continuation"):
-        align_labels(enc.word_ids(), labels, label_all_tokens=True)
-
-
-def test_units_found_from_offsets_equal_word_ids_for_plain_words(cased):
-    sentence = NERSentence(
-        "s", "Sylvain works at Hugging Face", [(0, 7), (8, 13), (14, 16), (17, 24), (25, 29)], []
-    )
-    enc = cased(sentence.text, return_offsets_mapping=True)
-    units = unit_of_tokens(np.asarray(enc["offset_mapping"]), sentence.spans)
-    assert units.tolist() == [-1 if w is None else w for w in enc.word_ids()]
-    # A CoNLL word the tokenizer splits into several words ("U.S.") stays one unit.
-    sentence = NERSentence("s", "the U.S. army", [(0, 3), (4, 8), (9, 13)], [])
-    enc = cased(sentence.text, return_offsets_mapping=True)
-    assert unit_of_tokens(np.asarray(enc["offset_mapping"]), sentence.spans).tolist() == [
-        -1,
-        0,
-        1,
-        1,
-        1,
-        1,
-        2,
-        -1,
-    ]
-
-
-def test_features_label_each_token_once_across_windows(cased):
-    words = ["Sylvain", "visited", "New", "York", "and", "unbelievably", "Brooklyn"] * 6
-    tags = ["B-PER", "O", "B-LOC", "I-LOC", "O", "O", "B-LOC"] * 6
-    spans, at = [], 0
-    for w in words:
-        spans.append((at, at + len(w)))
-        at += len(w) + 1
-    sentence = NERSentence("s", " ".join(words), spans, tags)
-    whole = ner_train_features(cased, [sentence], LABELS, max_length=128, stride=16)
-    cut = ner_train_features(cased, [sentence], LABELS, max_length=16, stride=5)
-    assert len(whole) == 1 and len(cut) > 4
-    labels = whole.labels[0][whole.labels[0] != IGNORE]
-    assert len(labels) == len(words)  # one label per word
-    pieces = np.concatenate([lab[lab != IGNORE] for lab in cut.labels])
-    assert pieces.tolist() == labels.tolist()  # the same labels, each in exactly one window
-    assert [LABELS[i] for i in labels[:4]] == ["B-PER", "O", "B-LOC", "I-LOC"]
-    with pytest.raises(InputError, match="labels the model lacks"):
-        ner_train_features(cased, [sentence], ["O", "B-PER", "I-PER"])
+# --- the head ------------------------------------------------------------------------------------------------
 
 
 def test_set_labels_keeps_a_matching_head(cased):
@@ -143,7 +76,7 @@ def mean_loss(model: Model, sentences, config: NERTrainConfig) -> float:
     model.module.eval()
     with torch.no_grad():
         batch = collate(features, np.arange(len(features)), None, 0)
-        return float(ner_loss(model.module, batch, bf16=False))
+        return float(ner_loss(model.module, batch))
 
 
 def test_tiny_model_learns_and_writes_a_plain_model_directory(tmp_path, cased, btc):

@@ -1,5 +1,6 @@
 """Training rows into batches, the same for every task: the length-grouped order of an epoch, the seed of
-each batch, rows padded into the model's inputs, and the hash by which a resumed run knows its rows.
+each batch, rows padded into the model's inputs (and the forward pass over them that QA and NER losses
+share), and the hash by which a resumed run knows its rows.
 """
 
 from __future__ import annotations
@@ -84,6 +85,19 @@ def padded_inputs(
 def model_inputs(batch: dict[str, Any]) -> dict[str, Any]:
     """The entries of a batch that the model's forward pass takes (not its labels)."""
     return {k: v for k, v in batch.items() if k in MODEL_INPUTS}
+
+
+def forward_in_fp32(module: Any, batch: dict[str, Any]) -> Any:
+    """The module's outputs for a batch's model inputs, with autocast switched off.
+
+    QA and NER losses run their forward pass this way: inside `fit`'s bf16 autocast an
+    `autocast(enabled=False)` region computes in fp32, so for these tasks `bf16` changes evaluation only
+    (the shipped QA model was trained so). Masked-LM training does run its forward pass in bf16.
+    """
+    import torch
+
+    with torch.autocast("cpu", enabled=False):
+        return module(**model_inputs(batch))
 
 
 def rows_hash(arrays: Iterable[np.ndarray]) -> str:

@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import InputError
 from ..files import write_json_atomically
 from ..loading import Model
-from .batches import batch_seed, epoch_batches, model_inputs
+from .batches import batch_seed, epoch_batches
 from .checkpoints import (
     checkpoint_dir,
     copy_model_files,
@@ -149,7 +149,8 @@ class Job:
 @dataclass
 class FitResult:
     """What a run did (QA, NER and masked-LM training all return it): `history` has one entry per evaluated
-    epoch; `best` is the best by the job's score; `rows` are the training rows (QA and NER: windows)."""
+    epoch; `best` is the best by the job's score; `rows` are the training rows (QA and NER: windows);
+    `settings` are the task's own (`Job.settings`: NER's `labels`)."""
 
     output_dir: str
     global_step: int
@@ -158,6 +159,7 @@ class FitResult:
     best: dict[str, Any] | None = None
     rows: int = 0
     examples_per_second: float = 0.0
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def windows(self) -> int:
@@ -176,19 +178,6 @@ def check_start(model: Model, config: Any, resume: bool) -> None:
         raise InputError(
             f"{config.output_dir} already holds checkpoints: resume with --resume, or use another --output"
         )
-
-
-def forward_in_fp32(module: Any, batch: dict[str, Any]) -> Any:
-    """The module's outputs for a batch's model inputs, with autocast switched off.
-
-    QA and NER losses run their forward pass this way: inside `fit`'s bf16 autocast an
-    `autocast(enabled=False)` region computes in fp32, so for these tasks `bf16` changes evaluation only
-    (the shipped QA model was trained so). Masked-LM training does run its forward pass in bf16.
-    """
-    import torch
-
-    with torch.autocast("cpu", enabled=False):
-        return module(**model_inputs(batch))
 
 
 # --- the loop -----------------------------------------------------------------------------------------------
@@ -237,7 +226,6 @@ class Run:
     """
 
     def __init__(self, model: Model, job: Job, config: LoopConfig, rank: int, world: int):
-
         self.model, self.module, self.job, self.config = model, model.module, job, config
         self.rank, self.world = rank, world
         self.out_dir = Path(config.output_dir)
@@ -247,6 +235,8 @@ class Run:
         self.stop_at = min(total_steps, config.max_steps or total_steps)
         if world > 1:
             broadcast_weights(self.module)
+        if config.freeze_embeddings:
+            self.module.get_input_embeddings().weight.requires_grad_(False)
         self.optimizer = make_optimizer(self.module, config.lr, config.weight_decay)
         self.scheduler = linear_scheduler(self.optimizer, config.warmup_ratio, total_steps)
         self.settings, self.defaults = run_settings(config, job.settings, world)
@@ -387,15 +377,12 @@ class Run:
             best=state["best"],
             rows=len(self.job.lengths),
             examples_per_second=self.seen / self.busy if self.busy else 0.0,
+            settings=self.job.settings,
         )
         if self.rank == 0:
             (self.job.export or copy_model_files)(checkpoint_dir(self.out_dir, chosen), self.out_dir)
-            summary = dict(
-                dataclasses.asdict(result),
-                **self.job.settings,
-                config=dataclasses.asdict(self.config),
-                model_step=chosen,
-            )
+            summary = dataclasses.asdict(result)
+            summary.update(summary.pop("settings"), config=dataclasses.asdict(self.config), model_step=chosen)
             write_json_atomically(self.out_dir / "train_summary.json", summary)
         wait_for_all(self.world)  # the output is complete when any process returns
         return result

@@ -224,8 +224,6 @@ def train(
     eval_rows = None
     if eval_texts is not None:
         eval_rows = pretraining_rows(tokenizer, eval_texts, config.max_length, config.nsp, config.seed + 1)
-    if config.freeze_embeddings:
-        module.get_input_embeddings().weight.requires_grad_(False)
     masking = masking_of(model, config)
     job = Job(
         lengths=rows.lengths,

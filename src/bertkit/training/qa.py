@@ -26,9 +26,9 @@ from ..errors import InputError
 from ..loading import Model, load, quiet_transformers
 from ..runtime import cpu_threads
 from ..tasks.qa import MASKED_LOGIT, QAOptions, QuestionAnswerer
-from .batches import padded_inputs, rows_hash
+from .batches import forward_in_fp32, padded_inputs, rows_hash
 from .checkpoints import copy_model_files, load_weights
-from .fit import FitResult, Job, LoopConfig, check_start, fit, forward_in_fp32
+from .fit import FitResult, Job, LoopConfig, check_start, fit
 from .metrics import Metric, evaluate_predictions
 from .processes import join_processes
 from .qa_data import QADataset, QAExample
@@ -262,22 +262,30 @@ def train(
     quiet_transformers()
     if isinstance(model, str):
         model = load(model, "qa", seed=config.seed)
-    module, tokenizer = model.module, model.tokenizer
     check_start(model, config, resume)
     _, world = join_processes()
     threads = max(1, cpu_threads() // int(os.environ.get("LOCAL_WORLD_SIZE", world)))
     torch.set_num_threads(threads)
 
     features = qa_train_features(
-        tokenizer, examples, config.max_length, config.stride, config.answerless_ratio, config.seed
+        model.tokenizer, examples, config.max_length, config.stride, config.answerless_ratio, config.seed
     )
-    if config.freeze_embeddings:
-        module.get_input_embeddings().weight.requires_grad_(False)
     if config.lora_r:
         torch.manual_seed(config.seed)  # the adapters' initial weights
-        module = model.module = add_lora(model, config)
+        model.module = add_lora(model, config)
+    return fit(
+        model, qa_job(model, features, config, eval_data, threads), config, resume=resume, progress=progress
+    )
+
+
+def qa_job(
+    model: Model, features: QAFeatures, config: TrainConfig, eval_data: QADataset | None, threads: int
+) -> Job:
+    """What `fit` needs to train `model` for QA on `features` (see `Job`)."""
+    import torch
+
     width = config.max_length if config.pad_to_max_length else None
-    pad_id = tokenizer.pad_token_id or 0
+    pad_id = model.tokenizer.pad_token_id or 0
 
     def scores() -> dict[str, Any]:
         dtype = "bf16" if config.bf16 else "fp32"
@@ -286,17 +294,7 @@ def train(
         torch.set_num_threads(threads)  # evaluation takes all cores
         return {"exact_match": found["exact_match"], "f1": found["f1"]}
 
-    def export(checkpoint: Path, out_dir: Path) -> None:
-        adapter = bool(config.lora_r) and config.lora_export == "adapter"
-        if config.lora_r and not adapter:
-            export_merged(model, checkpoint, out_dir)
-        else:
-            copy_model_files(checkpoint, out_dir)
-        # The other kind of model files, left by an earlier export, would make the directory ambiguous.
-        for name in ("config.json", "model.safetensors") if adapter else ADAPTER_FILES:
-            (out_dir / name).unlink(missing_ok=True)
-
-    job = Job(
+    return Job(
         lengths=features.lengths,
         collate=lambda rows, _seed: collate(features, rows, width, pad_id),
         loss=qa_loss,
@@ -304,6 +302,18 @@ def train(
         score="f1",
         data_hash=fingerprint(features),
         summary=lambda e: f"exact match {e['exact_match']:.2f}, F1 {e['f1']:.2f}",
-        export=export,
+        export=lambda checkpoint, out_dir: export_output(model, config, checkpoint, out_dir),
     )
-    return fit(model, job, config, resume=resume, progress=progress)
+
+
+def export_output(model: Model, config: TrainConfig, checkpoint: Path, out_dir: Path) -> None:
+    """Write the chosen checkpoint's model into `out_dir`: its files, or with LoRA the adapter merged into
+    the base (`lora_export="merged"`) or the adapter itself ("adapter")."""
+    adapter = bool(config.lora_r) and config.lora_export == "adapter"
+    if config.lora_r and not adapter:
+        export_merged(model, checkpoint, out_dir)
+    else:
+        copy_model_files(checkpoint, out_dir)
+    # The other kind of model files, left by an earlier export, would make the directory ambiguous.
+    for name in ("config.json", "model.safetensors") if adapter else ADAPTER_FILES:
+        (out_dir / name).unlink(missing_ok=True)
