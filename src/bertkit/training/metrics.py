@@ -9,7 +9,7 @@ every question has a prediction; tests/training/test_metrics.py checks SQuAD v1.
   F1 over whitespace tokens; each question takes the max over its gold answers.
 - ``"squad_v2"``: evaluate-v2.0.py. As v1.1, plus unanswerable questions (an empty gold list, scored
   against the single gold ``""``), a HasAns/NoAns breakdown, and, given per-question no-answer
-  probabilities, the best threshold for answering ``""`` (``find_best_thresh``).
+  probabilities, the best threshold for answering ``""`` (``find_best_thresh``, in `training/squad_v2.py`).
 - ``"korquad"``: KorQuAD 1.0's evaluate-v1.0.py (https://korquad.github.io/KorQuad%201.0/). Its
   normalisation first turns ' " 《 》 < > 〈 〉 ( ) ‘ ’ into spaces and never removes articles; its F1 is
   over characters (whitespace dropped), so a partial Korean word earns partial credit.
@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from bertkit.errors import InputError
+
+from .squad_v2 import apply_no_answer_threshold, find_best_threshold, mean_scores
 
 Metric = Literal["squad", "squad_v2", "korquad"]
 METRICS: tuple[str, ...] = ("squad", "squad_v2", "korquad")
@@ -175,6 +177,16 @@ def evaluate_predictions(
         has none), and with ``no_answer_probs`` ``best_exact_match``, ``best_exact_match_thresh``,
         ``best_f1``, ``best_f1_thresh``. (The official v2.0 names: exact, total, best_exact, ...)
     """
+    _check_arguments(golds, predictions, metric)
+    if metric == "squad_v2":
+        return _evaluate_squad_v2(golds, predictions, no_answer_probs, no_answer_threshold)
+    if no_answer_probs is not None:
+        raise InputError(f"no_answer_probs is used only by metric 'squad_v2', not {metric!r}")
+    return _evaluate_v1(golds, predictions, metric)
+
+
+def _check_arguments(golds: Mapping[str, Sequence[str]], predictions: Mapping[str, str], metric: str) -> None:
+    """Raise `InputError` for an unknown metric, no gold questions, or a prediction that is not a string."""
     if metric not in METRICS:
         raise InputError(f"unknown QA metric {metric!r}; expected one of {', '.join(METRICS)}")
     if not golds:
@@ -184,11 +196,13 @@ def evaluate_predictions(
             raise InputError(
                 f"prediction for question {question_id!r} must be a string, got {type(prediction).__name__}"
             )
-    if metric == "squad_v2":
-        return _evaluate_squad_v2(golds, predictions, no_answer_probs, no_answer_threshold)
-    if no_answer_probs is not None:
-        raise InputError(f"no_answer_probs is used only by metric 'squad_v2', not {metric!r}")
 
+
+def _evaluate_v1(
+    golds: Mapping[str, Sequence[str]], predictions: Mapping[str, str], metric: Metric
+) -> dict[str, float | int | str]:
+    """evaluate-v1.1.py (``"squad"``) or KorQuAD's evaluate-v1.0.py (``"korquad"``): every question has a
+    gold answer; each scores its best over them."""
     if metric == "squad":
         normalize: Callable[[str], str] = squad_normalize
         f1_of: Callable[[str, str], float] = token_f1
@@ -246,85 +260,25 @@ def _evaluate_squad_v2(
             raise InputError(
                 f"no_answer_probs lacks {len(without_prob)} predicted question(s), e.g. {without_prob[0]!r}"
             )
-        exact_scores = _apply_no_answer_threshold(exact_raw, no_answer_probs, has_answer, no_answer_threshold)
-        f1_scores = _apply_no_answer_threshold(f1_raw, no_answer_probs, has_answer, no_answer_threshold)
+        exact_scores = apply_no_answer_threshold(exact_raw, no_answer_probs, has_answer, no_answer_threshold)
+        f1_scores = apply_no_answer_threshold(f1_raw, no_answer_probs, has_answer, no_answer_threshold)
     else:
         exact_scores, f1_scores = exact_raw, f1_raw
 
     all_ids = list(golds)
     result: dict[str, float | int | str] = {"metric": "squad_v2"}
-    result.update(_mean_scores(exact_scores, f1_scores, all_ids, prefix=""))
+    result.update(mean_scores(exact_scores, f1_scores, all_ids, prefix=""))
     result["missing"] = len(all_ids) - len(exact_raw)
     for prefix, wanted in (("HasAns_", True), ("NoAns_", False)):
         ids = [question_id for question_id in all_ids if has_answer[question_id] is wanted]
         if ids:
-            result.update(_mean_scores(exact_scores, f1_scores, ids, prefix=prefix))
+            result.update(mean_scores(exact_scores, f1_scores, ids, prefix=prefix))
     if no_answer_probs is not None:
         for name, raw in (("exact_match", exact_raw), ("f1", f1_raw)):
-            best, threshold = _find_best_threshold(
-                raw, predictions, no_answer_probs, has_answer, len(all_ids)
-            )
+            best, threshold = find_best_threshold(raw, predictions, no_answer_probs, has_answer, len(all_ids))
             result[f"best_{name}"] = best
             result[f"best_{name}_thresh"] = threshold
     return result
-
-
-def _apply_no_answer_threshold(
-    scores: Mapping[str, float],
-    no_answer_probs: Mapping[str, float],
-    has_answer: Mapping[str, bool],
-    threshold: float,
-) -> dict[str, float]:
-    """A question whose no-answer probability is above ``threshold`` scores 1 if it has no answer, else 0."""
-    return {
-        question_id: float(not has_answer[question_id]) if no_answer_probs[question_id] > threshold else score
-        for question_id, score in scores.items()
-    }
-
-
-def _mean_scores(
-    exact_scores: Mapping[str, float], f1_scores: Mapping[str, float], ids: Sequence[str], prefix: str
-) -> dict[str, float | int]:
-    """make_eval_dict over ``ids``, a question without a score (no prediction) counting 0."""
-    n = len(ids)
-    return {
-        f"{prefix}exact_match": 100.0 * sum(exact_scores.get(question_id, 0.0) for question_id in ids) / n,
-        f"{prefix}f1": 100.0 * sum(f1_scores.get(question_id, 0.0) for question_id in ids) / n,
-        f"{prefix}n": n,
-    }
-
-
-def _find_best_threshold(
-    scores: Mapping[str, float],
-    predictions: Mapping[str, str],
-    no_answer_probs: Mapping[str, float],
-    has_answer: Mapping[str, bool],
-    n_questions: int,
-) -> tuple[float, float]:
-    """find_best_thresh of evaluate-v2.0.py: the score (0-100) and threshold of the best no-answer cut.
-
-    Start with every predicted question answered "" (so each no-answer question scores 1), then answer
-    them in order of rising no-answer probability, keeping the best running total. Example with
-    (has answer?, score, prediction, prob): q1 (yes, 1, "Paris", 0.1), q2 (no, 0, "London", 0.3),
-    q3 (no, 1, "", 0.9): start 2 (q2, q3); q1 → 3 (best, threshold 0.1); q2 → 2 (a spurious answer
-    loses its point); q3 → 2 (still ""). Best 100 * 3/3 at 0.1.
-
-    Ties are taken one question at a time in ``no_answer_probs`` order, as the official script does. Only
-    questions with a prediction take part; missing ones stay at 0 (the official script, which assumes
-    none is missing, would count a missing no-answer question as right).
-    """
-    running: float = sum(1 for question_id in scores if not has_answer[question_id])
-    best, best_threshold = float(running), 0.0
-    for question_id in sorted(no_answer_probs, key=lambda key: no_answer_probs[key]):
-        if question_id not in scores:
-            continue
-        if has_answer[question_id]:
-            running += scores[question_id]
-        elif predictions[question_id]:
-            running -= 1
-        if running > best:
-            best, best_threshold = running, no_answer_probs[question_id]
-    return 100.0 * best / n_questions, best_threshold
 
 
 # --- seqeval ------------------------------------------------------------------------------------------------
