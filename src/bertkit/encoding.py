@@ -13,8 +13,9 @@ and starts 2 tokens before the previous one ended:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -85,6 +86,45 @@ def token_table(
             del window["token_type_ids"]
         windows.append(window)
     return windows
+
+
+class ModelInputs(Protocol):
+    """Token ids of windows as a model takes them (what `tasks.base.Task.run` runs)."""
+
+    input_ids: list[np.ndarray]  # per window, int64 token ids, special tokens included (no padding)
+    token_type_ids: list[np.ndarray] | None  # per window segment ids, or None when the model takes none
+
+
+@dataclass
+class TextInputs:
+    """The `ModelInputs` of texts that each fit in one window (see `text_inputs`)."""
+
+    input_ids: list[np.ndarray]
+    token_type_ids: list[np.ndarray] | None
+
+
+def text_inputs(tokenizer: Any, batch: Any, limit: int | None = None) -> TextInputs:
+    """The token ids (and segment ids, when the model takes them) of a tokenizer batch.
+
+    Args:
+        tokenizer: the tokenizer that made `batch`.
+        batch: its output for a list of texts (or of pairs).
+        limit: when given, an `InputError` for a text longer than this many tokens.
+    """
+    input_ids = [np.asarray(ids, dtype=np.int64) for ids in batch["input_ids"]]
+    if limit is not None:
+        for ids in input_ids:
+            require_fits(ids, limit)
+    types = None
+    if uses_token_type_ids(tokenizer):
+        types = [np.asarray(t, dtype=np.int64) for t in batch["token_type_ids"]]
+    return TextInputs(input_ids, types)
+
+
+def require_fits(input_ids: np.ndarray, limit: int) -> None:
+    """An `InputError` when one text's tokens do not fit in one model input of `limit` tokens."""
+    if len(input_ids) > limit:
+        raise InputError(f"the text is {len(input_ids)} tokens long; the model takes at most {limit}")
 
 
 def require_text(value: Any, what: str) -> str:
@@ -205,4 +245,92 @@ def qa_windows(
         context_mask=masks,
         cls_index=np.asarray(cls_index, dtype=np.int64),
         sample=np.asarray(batch["overflow_to_sample_mapping"], dtype=np.int64),
+    )
+
+
+@dataclass
+class TokenWindows:
+    """The windows of a batch of texts, and where each window's text tokens sit in their text.
+
+    Args:
+        input_ids: per window, int64 token ids, special tokens included (no padding).
+        token_type_ids: per window segment ids, or None when the model takes none.
+        text_mask: per window, True for tokens of the text (False for special tokens).
+        offsets: per window, int64 [length, 2] character spans (special tokens (0, 0)).
+        word_ids: per window, int64 word index of each token in its text (-1 for special tokens).
+        sample: window → index of its text in the batch.
+        first: window → position in its text's token sequence of its first text token.
+        prefix: special tokens before the text in a window ([CLS]: 1; GPT-2: 0).
+    """
+
+    input_ids: list[np.ndarray]
+    token_type_ids: list[np.ndarray] | None
+    text_mask: list[np.ndarray]
+    offsets: list[np.ndarray]
+    word_ids: list[np.ndarray]
+    sample: np.ndarray
+    first: np.ndarray
+    prefix: int
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def default_stride(tokenizer: Any, max_length: int) -> int:
+    """128 tokens of overlap, or half a window's text tokens when windows are small.
+
+    >>> class T:
+    ...     def num_special_tokens_to_add(self, pair=False):
+    ...         return 2
+    >>> default_stride(T(), 512), default_stride(T(), 34)
+    (128, 16)
+    """
+    room = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+    return max(0, min(128, room // 2))
+
+
+def token_windows(tokenizer: Any, texts: Sequence[str], max_length: int, stride: int) -> TokenWindows:
+    """Encode texts into windows of at most `max_length` tokens; consecutive windows of a text share
+    `stride` tokens. With room for 4 text tokens per window and stride 2, a 7-token text gives
+
+        [CLS] t0 t1 t2 t3 [SEP]   first=0
+        [CLS] t2 t3 t4 t5 [SEP]   first=2
+        [CLS] t4 t5 t6 [SEP]      first=4
+
+    (the tokenizer starts window k at token k * (room - stride)).
+    """
+    check_window(tokenizer, max_length, stride)
+    batch = tokenizer(
+        list(texts),
+        truncation=True,
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    with_types = uses_token_type_ids(tokenizer)
+    input_ids, types, masks, offsets, words = [], [], [], [], []
+    for enc in batch.encodings:
+        input_ids.append(np.asarray(enc.ids, dtype=np.int64))
+        if with_types:
+            types.append(np.asarray(enc.type_ids, dtype=np.int64))
+        masks.append(np.asarray([s is not None for s in enc.sequence_ids], dtype=bool))
+        offsets.append(np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2))
+        words.append(np.asarray([-1 if w is None else w for w in enc.word_ids], dtype=np.int64))
+    sample = np.asarray(batch["overflow_to_sample_mapping"], dtype=np.int64)
+    counts = np.asarray([int(m.sum()) for m in masks], dtype=np.int64)
+    first = np.zeros(len(masks), dtype=np.int64)
+    for w in range(1, len(masks)):
+        if sample[w] == sample[w - 1]:
+            first[w] = first[w - 1] + counts[w - 1] - stride
+    prefix = int(np.argmax(masks[0])) if len(masks) and masks[0].any() else 0
+    return TokenWindows(
+        input_ids=input_ids,
+        token_type_ids=types if with_types else None,
+        text_mask=masks,
+        offsets=offsets,
+        word_ids=words,
+        sample=sample,
+        first=first,
+        prefix=prefix,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelLoadError
+from .errors import InputError, ModelLoadError
 
 DEFAULT = "default"  # the embedded default model of a task (trained heads shipped with bertkit)
 BASE = "minilm"  # the bare embedded encoder with a fresh, seeded task head (what training starts from)
@@ -78,6 +78,13 @@ class Model:
             self.tokenizer.model_max_length,
         ]
         return min(x for x in limits if isinstance(x, int) and 0 < x < 100_000)
+
+    def check_max_length(self, max_length: int) -> int:
+        """`max_length`, or an `InputError` when the model has fewer positions (inference and training)."""
+        positions = getattr(self.module.config, "max_position_embeddings", None)
+        if positions is not None and max_length > positions:
+            raise InputError(f"max_length {max_length} exceeds the model's {positions} positions")
+        return max_length
 
 
 def quiet_transformers() -> None:

@@ -7,6 +7,7 @@ under a token budget, pads each batch only to its own longest window, runs the m
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +37,22 @@ def cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Torch's intra-op threads set to `threads` inside, and given back as they were afterwards: a runtime
+    never changes the threads of the process that uses it (a training loop keeps its own)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if threads != before:
+            torch.set_num_threads(before)
+
+
 def length_batches(lengths: Sequence[int], max_tokens: int, max_batch: int) -> Iterator[np.ndarray]:
     """Group window indices into batches of similar length, longest first.
 
@@ -61,7 +78,8 @@ class Runtime:
         module: a transformers model (it is copied, not changed, when a different dtype is asked for).
         dtype: "fp32", or "bf16" (weights and activations in bfloat16: ~2x faster on CPUs with bf16
             matrix units; outputs are returned as float32).
-        threads: torch intra-op threads; default: the cores this process may use.
+        threads: torch intra-op threads while it runs (the process's setting is given back afterwards);
+            default: the cores this process may use.
         max_tokens: padded tokens per batch.
         max_batch: windows per batch.
         pad_token_id: the id used to pad input_ids.
@@ -80,11 +98,11 @@ class Runtime:
 
         if dtype not in DTYPES:
             raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        torch.set_num_threads(threads or cpu_threads())
         if dtype == "bf16":
             module = copy.deepcopy(module).to(torch.bfloat16)
         self.module = module.eval()
         self.dtype = dtype
+        self.threads = threads
         self.max_tokens = max_tokens
         self.max_batch = max_batch
         self.pad_token_id = pad_token_id
@@ -118,7 +136,7 @@ class Runtime:
         axes = {name: (token_axes or {}).get(name, TOKEN_AXES.get(name, (0,))) for name in outputs}
         flags = {LAYERED_OUTPUTS[name]: True for name in outputs if name in LAYERED_OUTPUTS}
         result: dict[str, list[Any]] = {name: [None] * len(windows) for name in outputs}
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self.threads or cpu_threads()):
             for batch in length_batches(lengths, self.max_tokens, self.max_batch):
                 width = max(lengths[i] for i in batch)
                 tensors = {

@@ -15,15 +15,9 @@ from hypothesis import strategies as st
 
 from bertkit.errors import InputError
 from bertkit.loading import Model
-from bertkit.tasks.ner import (
-    AGGREGATIONS,
-    EntityTagger,
-    NEROptions,
-    best_window_tokens,
-    decode_entities,
-    max_context_score,
-    token_windows,
-)
+from bertkit.decoding import best_window_tokens, token_context_scores
+from bertkit.encoding import token_windows
+from bertkit.tasks.ner import AGGREGATIONS, EntityTagger, NEROptions, decode_entities
 
 from ..conftest import TOKENIZERS, tokenizer
 from ..test_cli import run
@@ -288,7 +282,7 @@ def test_max_context_rule():
     # Two windows of 5 tokens sharing 3: positions 2..4 are in both; position 2 is best centred in the first
     # window (2 left, 2 right), position 3 in the second (1 left, 3 right beats 3 left, 1 right: a tie of
     # min = 1, the first window wins), position 4 in the second (2 left, 2 right).
-    local, score = max_context_score(np.array([5, 5]))
+    local, score = token_context_scores(np.array([5, 5]))
     assert local.tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
     assert score[2] > score[5 + 0] and score[5 + 2] > score[4]
 

@@ -96,12 +96,12 @@ def test_candidates_are_batched_and_batching_changes_nothing(nsp_dir):
 
 def test_pairs_carry_segment_ids_and_long_pairs_are_cut(tok_uncased):
     inputs = pair_inputs(tok_uncased, ["Where does John live?"], ["John lives in New York City."], 512)
-    assert inputs["input_ids"][0].tolist() == [
+    assert inputs.input_ids[0].tolist() == [
         101, 2073, 2515, 2198, 2444, 1029, 102, 2198, 3268, 1999, 2047, 2259, 2103, 1012, 102,
     ]  # fmt: skip
-    assert inputs["token_type_ids"][0].tolist() == [0] * 7 + [1] * 8
+    assert inputs.token_type_ids[0].tolist() == [0] * 7 + [1] * 8
     long = pair_inputs(tok_uncased, ["word " * 400], ["word " * 400], 512)
-    assert len(long["input_ids"][0]) == 512
+    assert len(long.input_ids[0]) == 512
 
 
 def test_rank_is_stable_on_ties():

@@ -21,10 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..encoding import require_text, uses_token_type_ids
+from ..encoding import require_text, text_inputs
 from ..errors import InputError
-from ..loading import Model, load
-from ..runtime import Runtime
+from .base import Task
 from .embeddings import word_span, word_tokens
 
 
@@ -204,13 +203,13 @@ class AttentionWeights:
         return out
 
 
-class AttentionInspector:
+class AttentionInspector(Task):
     """The attention weights of an encoder over a text.
 
     Args:
-        model: a `Model` (loaded with `attn_implementation="eager"`), a model directory, a Hub id, or None
-            for the embedded default (all-MiniLM-L6-v2: 6 layers x 12 heads).
-        threads: torch threads (default: the usable cores).
+        model: a `Model` (switched to eager attention, which returns the weights), a model directory, a Hub
+            id, or None for the embedded default (all-MiniLM-L6-v2: 6 layers x 12 heads).
+        dtype, threads, max_tokens: see `tasks.base.Task`.
 
     >>> inspector = AttentionInspector()  # doctest: +SKIP
     >>> weights = inspector("The animal didn't cross the street because it was too tired.")  # doctest: +SKIP
@@ -219,20 +218,9 @@ class AttentionInspector:
     >>> weights.attends_to("it", layer=-1).ranked[0].token  # doctest: +SKIP
     """
 
-    def __init__(
-        self, model: Model | str | None = None, *, threads: int | None = None, max_tokens: int = 2048
-    ):
-        if isinstance(model, Model):
-            model.module.set_attn_implementation("eager")
-            self.model = model
-        else:
-            self.model = load(model, task="base", attn_implementation="eager")
-        self.runtime = Runtime(
-            self.model.module,
-            threads=threads,
-            max_tokens=max_tokens,
-            pad_token_id=self.model.tokenizer.pad_token_id or 0,
-        )
+    task = "base"
+    attn_implementation = "eager"
+    max_tokens = 2048
 
     def __call__(self, text: str) -> AttentionWeights:
         return self.weights_many([text])[0]
@@ -243,16 +231,9 @@ class AttentionInspector:
             require_text(text, "text")
         if not texts:
             return []
-        tokenizer = self.model.tokenizer
-        batch = tokenizer(texts, return_offsets_mapping=True)
-        inputs = {"input_ids": [np.asarray(ids, dtype=np.int64) for ids in batch["input_ids"]]}
-        limit = self.model.max_length
-        for ids in inputs["input_ids"]:
-            if len(ids) > limit:
-                raise InputError(f"the text is {len(ids)} tokens long; the model takes at most {limit}")
-        if uses_token_type_ids(tokenizer):
-            inputs["token_type_ids"] = [np.asarray(t, dtype=np.int64) for t in batch["token_type_ids"]]
-        attentions = self.runtime.forward(inputs, ("attentions",))["attentions"]
+        batch = self.model.tokenizer(texts, return_offsets_mapping=True)
+        inputs = text_inputs(self.model.tokenizer, batch, self.model.max_length)
+        attentions = self.run(inputs, ("attentions",))["attentions"]
         return [
             AttentionWeights(
                 text=text,

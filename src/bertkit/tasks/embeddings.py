@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from ..encoding import require_text, uses_token_type_ids
+from ..encoding import TextInputs, require_text, text_inputs
 from ..errors import InputError
-from ..loading import DEFAULT, Model, load, minilm_dir
-from ..runtime import Runtime
+from ..loading import DEFAULT, Model, minilm_dir
+from .base import Task
 
 LAYER_POOLS = ("mean", "concat")
 LAST_LAYER = (-1,)
@@ -177,14 +177,13 @@ def sentence_max_length(model: Model) -> int:
         return model.max_length
 
 
-class Embedder:
+class Embedder(Task):
     """Contextual embeddings from an encoder: sentences, word occurrences, similarities.
 
     Args:
         model: a `Model`, a model directory, a Hub id, or None for the embedded default
             (all-MiniLM-L6-v2, a real sentence-embedding model).
-        dtype: "fp32" or "bf16".
-        threads: torch threads (default: the usable cores).
+        dtype, threads, max_tokens: see `tasks.base.Task`.
         max_length: tokens a sentence is cut to (default: see `sentence_max_length`).
 
     >>> embed = Embedder()  # doctest: +SKIP
@@ -193,21 +192,18 @@ class Embedder:
     >>> a, b = embed.word_vectors(["Apple is a huge company", "I am eating an apple"], "apple")  # doctest: +SKIP
     """
 
+    task = "base"
+
     def __init__(
         self,
         model: Model | str | None = None,
         *,
         dtype: str = "fp32",
         threads: int | None = None,
+        max_tokens: int | None = None,
         max_length: int | None = None,
     ):
-        self.model = model if isinstance(model, Model) else load(model, task="base")
-        self.runtime = Runtime(
-            self.model.module,
-            dtype=dtype,
-            threads=threads,
-            pad_token_id=self.model.tokenizer.pad_token_id or 0,
-        )
+        super().__init__(model, dtype=dtype, threads=threads, max_tokens=max_tokens)
         self.max_length = max_length or sentence_max_length(self.model)
         if self.max_length > self.model.max_length:
             raise InputError(
@@ -218,7 +214,7 @@ class Embedder:
     def num_layers(self) -> int:
         return int(self.model.module.config.num_hidden_layers)
 
-    def _inputs(self, texts: list[str], truncate: bool) -> tuple[dict[str, list[np.ndarray]], Any]:
+    def _inputs(self, texts: list[str], truncate: bool) -> tuple[TextInputs, Any]:
         for text in texts:
             require_text(text, "text")
         tokenizer = self.model.tokenizer
@@ -226,21 +222,14 @@ class Embedder:
         batch = tokenizer(
             texts, truncation=truncate, max_length=limit if truncate else None, return_offsets_mapping=True
         )
-        inputs = {"input_ids": [np.asarray(ids, dtype=np.int64) for ids in batch["input_ids"]]}
-        if not truncate:
-            for ids in inputs["input_ids"]:
-                if len(ids) > limit:
-                    raise InputError(f"a text is {len(ids)} tokens long; the model takes at most {limit}")
-        if uses_token_type_ids(tokenizer):
-            inputs["token_type_ids"] = [np.asarray(t, dtype=np.int64) for t in batch["token_type_ids"]]
-        return inputs, batch
+        return text_inputs(tokenizer, batch, None if truncate else limit), batch
 
     def encode(self, texts: list[str], *, normalize: bool = True) -> np.ndarray:
         """Sentence vectors [len(texts), hidden]: mean pooling of the last layer (see the module doc)."""
         if not texts:
             return np.zeros((0, int(self.model.module.config.hidden_size)), dtype=np.float32)
         inputs, _ = self._inputs(texts, truncate=True)
-        hidden = self.runtime.forward(inputs, ("last_hidden_state",))["last_hidden_state"]
+        hidden = self.run(inputs, ("last_hidden_state",))["last_hidden_state"]
         return mean_pool(hidden, normalize=normalize).astype(np.float32)
 
     def similarity(self, texts: list[str]) -> np.ndarray:
@@ -284,7 +273,7 @@ class Embedder:
                 raise InputError(f"text {t + 1} of {len(texts)}: {error}") from None
             spans += [(t, start, end) for start, end in found]
         inputs, batch = self._inputs(texts, truncate=False)
-        hidden = self.runtime.forward(inputs, ("hidden_states",))["hidden_states"]
+        hidden = self.run(inputs, ("hidden_states",))["hidden_states"]
         vectors = []
         for t, s, e in spans:
             tokens = word_tokens(np.asarray(batch["offset_mapping"][t]), s, e)

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ..encoding import require_text, uses_token_type_ids
+from ..decoding import softmax
+from ..encoding import require_fits, require_text, uses_token_type_ids
 from ..errors import InputError
-from ..loading import Model, load
-from ..runtime import Runtime
+from .base import Task
 
 
 @dataclass(frozen=True)
@@ -69,23 +69,11 @@ def mask_inputs(tokenizer: Any, texts: list[str], max_length: int) -> MaskedInpu
         if len(where) == 0:
             shown = text if len(text) <= 60 else text[:57] + "..."
             raise InputError(f"no {mask} in the text {shown!r}: write {mask} where a word is missing")
-        if len(ids) > max_length:
-            raise InputError(f"the text is {len(ids)} tokens long; the model takes at most {max_length}")
+        require_fits(ids, max_length)
         input_ids.append(ids)
         types.append(np.zeros_like(ids))
         masks.append(where)
     return MaskedInputs(input_ids, types if uses_token_type_ids(tokenizer) else None, masks)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, computed in float64.
-
-    >>> softmax(np.array([[0.0, 0.0], [0.0, np.log(3.0)]])).round(2).tolist()
-    [[0.5, 0.5], [0.25, 0.75]]
-    """
-    x = logits.astype(np.float64)
-    x = np.exp(x - x.max(axis=-1, keepdims=True))
-    return x / x.sum(axis=-1, keepdims=True)
 
 
 def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
@@ -135,14 +123,13 @@ def pipeline_shape(fills: list[list[Fill]]) -> list[Fill] | list[list[Fill]]:
     return fills[0] if len(fills) == 1 else fills
 
 
-class FillMask:
+class FillMask(Task):
     """Predict the tokens behind mask tokens (`[MASK]` for BERT, `<mask>` for RoBERTa: the model's own).
 
     Args:
         model: a `Model`, a model directory, a Hub id, or None for the embedded default (all-MiniLM-L6-v2
             with the masked-LM head trained here, see docs/default-heads.md).
-        dtype: "fp32" or "bf16".
-        threads: torch threads (default: the usable cores).
+        dtype, threads: see `tasks.base.Task`.
         max_tokens: padded tokens per batch (the logits of a batch are [tokens, vocabulary] floats).
 
     >>> fill = FillMask("path/to/bert-base-uncased")  # doctest: +SKIP
@@ -150,23 +137,8 @@ class FillMask:
     'capital'
     """
 
-    def __init__(
-        self,
-        model: Model | str | None = None,
-        *,
-        dtype: str = "fp32",
-        threads: int | None = None,
-        max_tokens: int = 2048,
-    ):
-        self.model = model if isinstance(model, Model) else load(model, task="mlm")
-        tokenizer = self.model.tokenizer
-        self.runtime = Runtime(
-            self.model.module,
-            dtype=dtype,
-            threads=threads,
-            max_tokens=max_tokens,
-            pad_token_id=tokenizer.pad_token_id or 0,
-        )
+    task = "mlm"
+    max_tokens = 2048
 
     @property
     def mask_token(self) -> str:
@@ -184,10 +156,7 @@ class FillMask:
             return []
         tokenizer = self.model.tokenizer
         encoded = mask_inputs(tokenizer, texts, self.model.max_length)
-        inputs = {"input_ids": encoded.input_ids}
-        if encoded.token_type_ids is not None:
-            inputs["token_type_ids"] = encoded.token_type_ids
-        logits = self.runtime.forward(inputs, ("logits",), rows=encoded.masks)["logits"]
+        logits = self.run(encoded, ("logits",), rows=encoded.masks)["logits"]
         return [
             decode_fills(x, ids, masks, tokenizer, top_k)
             for x, ids, masks in zip(logits, encoded.input_ids, encoded.masks, strict=True)

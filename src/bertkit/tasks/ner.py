@@ -1,7 +1,8 @@
 """Named-entity recognition (token classification): text of any length → entities with character offsets.
 
-encode (`token_windows`) → run (`runtime.Runtime`) → pick each token's best window (`best_window_tokens`)
-→ decode (`decode_entities`, pure numpy).
+encode (`encoding.token_windows`) → run (`runtime.Runtime`) → pick each token's best window
+(`decoding.best_window_tokens`) → decode (`decode_entities`, pure numpy: tokens → units (tokens or words,
+`token_units`, `word_units`) → entities (`token_entities`, `group_entities`)).
 
 Aggregation strategies, as in the transformers token-classification pipeline:
 
@@ -40,10 +41,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..encoding import check_window, require_text, uses_token_type_ids
+from ..decoding import best_window_tokens, softmax, strip_span
+from ..encoding import default_stride, require_text, token_windows
 from ..errors import InputError
-from ..loading import Model, load
-from ..runtime import Runtime
+from .base import Task
 
 Aggregation = Literal["none", "simple", "first", "average", "max"]
 AGGREGATIONS: tuple[str, ...] = ("none", "simple", "first", "average", "max")
@@ -121,163 +122,53 @@ class Entity:
         }
 
 
-# --- encoding -----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class TokenWindows:
-    """The windows of a batch of texts, and where each window's text tokens sit in their text.
-
-    Args:
-        input_ids: per window, int64 token ids, special tokens included (no padding).
-        token_type_ids: per window segment ids, or None when the model takes none.
-        text_mask: per window, True for tokens of the text (False for special tokens).
-        offsets: per window, int64 [length, 2] character spans (special tokens (0, 0)).
-        word_ids: per window, int64 word index of each token in its text (-1 for special tokens).
-        sample: window → index of its text in the batch.
-        first: window → position in its text's token sequence of its first text token.
-        prefix: special tokens before the text in a window ([CLS]: 1; GPT-2: 0).
-    """
-
-    input_ids: list[np.ndarray]
-    token_type_ids: list[np.ndarray] | None
-    text_mask: list[np.ndarray]
-    offsets: list[np.ndarray]
-    word_ids: list[np.ndarray]
-    sample: np.ndarray
-    first: np.ndarray
-    prefix: int
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-
-def default_stride(tokenizer: Any, max_length: int) -> int:
-    """128 tokens of overlap, or half a window's text tokens when windows are small.
-
-    >>> class T:
-    ...     def num_special_tokens_to_add(self, pair=False):
-    ...         return 2
-    >>> default_stride(T(), 512), default_stride(T(), 34)
-    (128, 16)
-    """
-    room = max_length - tokenizer.num_special_tokens_to_add(pair=False)
-    return max(0, min(128, room // 2))
-
-
-def token_windows(tokenizer: Any, texts: Sequence[str], max_length: int, stride: int) -> TokenWindows:
-    """Encode texts into windows of at most `max_length` tokens; consecutive windows of a text share
-    `stride` tokens. With room for 4 text tokens per window and stride 2, a 7-token text gives
-
-        [CLS] t0 t1 t2 t3 [SEP]   first=0
-        [CLS] t2 t3 t4 t5 [SEP]   first=2
-        [CLS] t4 t5 t6 [SEP]      first=4
-
-    (the tokenizer starts window k at token k * (room - stride)).
-    """
-    check_window(tokenizer, max_length, stride)
-    batch = tokenizer(
-        list(texts),
-        truncation=True,
-        max_length=max_length,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-    )
-    with_types = uses_token_type_ids(tokenizer)
-    input_ids, types, masks, offsets, words = [], [], [], [], []
-    for enc in batch.encodings:
-        input_ids.append(np.asarray(enc.ids, dtype=np.int64))
-        if with_types:
-            types.append(np.asarray(enc.type_ids, dtype=np.int64))
-        masks.append(np.asarray([s is not None for s in enc.sequence_ids], dtype=bool))
-        offsets.append(np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2))
-        words.append(np.asarray([-1 if w is None else w for w in enc.word_ids], dtype=np.int64))
-    sample = np.asarray(batch["overflow_to_sample_mapping"], dtype=np.int64)
-    counts = np.asarray([int(m.sum()) for m in masks], dtype=np.int64)
-    first = np.zeros(len(masks), dtype=np.int64)
-    for w in range(1, len(masks)):
-        if sample[w] == sample[w - 1]:
-            first[w] = first[w - 1] + counts[w - 1] - stride
-    prefix = int(np.argmax(masks[0])) if len(masks) and masks[0].any() else 0
-    return TokenWindows(
-        input_ids=input_ids,
-        token_type_ids=types if with_types else None,
-        text_mask=masks,
-        offsets=offsets,
-        word_ids=words,
-        sample=sample,
-        first=first,
-        prefix=prefix,
-    )
-
-
-def max_context_score(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For every text token of every window (windows of `counts` text tokens), its local position and how
-    well the window centres it: min(tokens on its left, tokens on its right) + 0.01 * window size.
-
-    Tokens near a window's edge see little context on one side; in the overlap of two windows, the window
-    where the token is further from both edges wins (ties: the larger window).
-
-    >>> local, score = max_context_score(np.array([4, 3]))
-    >>> local.tolist(), score.round(2).tolist()
-    ([0, 1, 2, 3, 0, 1, 2], [0.04, 1.04, 1.04, 0.04, 0.03, 1.03, 0.03])
-    """
-    sizes = np.repeat(counts, counts)
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    local = np.arange(int(counts.sum())) - starts
-    return local, np.minimum(local, sizes - 1 - local) + 0.01 * sizes
-
-
-def best_window_tokens(windows: TokenWindows) -> dict[str, np.ndarray]:
-    """Flatten the text tokens of all windows and keep, for each (text, position), the token of the window
-    that centres it best (see `max_context_score`).
-
-    Returns arrays over the kept tokens, in (text, position) order: `window`, `slot` (the token's place in
-    its window), `flat` (its row in all windows' tokens concatenated), `doc`, `position`, `offsets` [n, 2],
-    `word_ids`.
-    """
-    counts = np.asarray([int(m.sum()) for m in windows.text_mask], dtype=np.int64)
-    local, score = max_context_score(counts)
-    window = np.repeat(np.arange(len(counts)), counts)
-    doc = windows.sample[window]
-    position = windows.first[window] + local
-    slot = (
-        np.concatenate([np.flatnonzero(m) for m in windows.text_mask])
-        if len(counts)
-        else np.zeros(0, np.int64)
-    )
-    order = np.lexsort((-score, position, doc))
-    doc, position = doc[order], position[order]
-    keep = np.ones(len(order), dtype=bool)
-    keep[1:] = (doc[1:] != doc[:-1]) | (position[1:] != position[:-1])
-    order = order[keep]
-    window, slot = window[order], slot[order]
-    lengths = np.asarray([len(ids) for ids in windows.input_ids], dtype=np.int64)
-    flat = (np.cumsum(lengths) - lengths)[window] + slot
-    return {
-        "window": window,
-        "slot": slot,
-        "flat": flat,
-        "doc": doc[keep],
-        "position": position[keep],
-        "offsets": _concat(windows.offsets, (0, 2))[flat],
-        "word_ids": _concat(windows.word_ids, (0,))[flat],
-    }
-
-
-def _concat(arrays: list[np.ndarray], empty_shape: tuple[int, ...]) -> np.ndarray:
-    return np.concatenate(arrays) if arrays else np.zeros(empty_shape, dtype=np.int64)
-
-
 # --- decoding -----------------------------------------------------------------------------------------------
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float32, computed as the pipeline does (max-shifted exp, then normalised)."""
-    logits = np.asarray(logits, dtype=np.float32)
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+@dataclass
+class Units:
+    """Tokens or words, each with its best label: the label id, its probability, its text and characters."""
+
+    label: np.ndarray
+    score: np.ndarray
+    doc: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    @classmethod
+    def best(cls, probs: np.ndarray, doc: np.ndarray, start: np.ndarray, end: np.ndarray) -> Units:
+        label = probs.argmax(axis=1)
+        return cls(label, probs[np.arange(len(label)), label], doc, start, end)
+
+
+def token_units(probs: np.ndarray, offsets: np.ndarray, doc: np.ndarray) -> Units:
+    """Each token is a unit ("none", "simple")."""
+    return Units.best(probs, doc, offsets[:, 0], offsets[:, 1])
+
+
+def word_units(
+    probs: np.ndarray, offsets: np.ndarray, word_ids: np.ndarray, doc: np.ndarray, aggregation: str
+) -> Units:
+    """Tokens → words ("first", "average", "max"): a word is a run of tokens with the same word id.
+
+    "first" takes the probabilities of the word's first token, "average" their mean over its tokens, "max"
+    those of the token with the highest probability (the first of equals).
+    """
+    n = len(doc)
+    new = np.ones(n, dtype=bool)
+    new[1:] = (doc[1:] != doc[:-1]) | (word_ids[1:] != word_ids[:-1]) | (word_ids[1:] < 0)
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], n) - 1
+    if aggregation == "first":
+        unit_probs = probs[first]
+    elif aggregation == "average":
+        sizes = np.diff(np.append(first, n)).astype(np.float32)
+        unit_probs = np.add.reduceat(probs, first, axis=0) / sizes[:, None]
+    else:  # max
+        word = np.cumsum(new) - 1
+        best = np.lexsort((np.arange(n), -probs.max(axis=1), word))
+        unit_probs = probs[best[first]]
+    return Units.best(unit_probs, doc[first], offsets[first, 0], offsets[last, 1])
 
 
 def split_label(label: str) -> tuple[bool, str]:
@@ -288,6 +179,47 @@ def split_label(label: str) -> tuple[bool, str]:
     if label.startswith(("B-", "I-")):
         return label[0] == "B", label[2:]
     return False, label
+
+
+def token_entities(
+    units: Units, labels: list[str], texts: Sequence[str], ignore_labels: Sequence[str], index: np.ndarray
+) -> list[list[Entity]]:
+    """One entity per token whose label is not ignored ("none"), with its position `index`."""
+    results: list[list[Entity]] = [[] for _ in texts]
+    keep = np.flatnonzero(~np.isin(np.asarray(labels, dtype=object)[units.label], list(ignore_labels)))
+    for u in keep:
+        d = int(units.doc[u])
+        entity = _entity(texts[d], labels[units.label[u]], units.score[u], units.start[u], units.end[u])
+        if entity is not None:
+            results[d].append(_with_index(entity, int(index[u])))
+    return results
+
+
+def group_entities(
+    units: Units, labels: list[str], texts: Sequence[str], ignore_labels: Sequence[str]
+) -> list[list[Entity]]:
+    """Units → entities: a unit starts a new group at a new text, at a B- label, or when its type changes;
+    a group scores the mean of its units' scores. Groups of an ignored type are left out."""
+    results: list[list[Entity]] = [[] for _ in texts]
+    parts = [split_label(label) for label in labels]
+    is_b = np.asarray([b for b, _ in parts], dtype=bool)[units.label]
+    types = sorted({t for _, t in parts})
+    type_id = np.asarray([types.index(t) for _, t in parts], dtype=np.int64)[units.label]
+    m = len(units.label)
+    new = np.ones(m, dtype=bool)
+    new[1:] = (units.doc[1:] != units.doc[:-1]) | is_b[1:] | (type_id[1:] != type_id[:-1])
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], m) - 1
+    sizes = np.diff(np.append(first, m))
+    group_score = np.add.reduceat(units.score.astype(np.float64), first) / sizes
+    ignored = np.isin(np.asarray(types, dtype=object)[type_id[first]], list(ignore_labels))
+    for g in np.flatnonzero(~ignored):
+        d = int(units.doc[first[g]])
+        label = types[type_id[first[g]]]
+        entity = _entity(texts[d], label, group_score[g], units.start[first[g]], units.end[last[g]])
+        if entity is not None:
+            results[d].append(entity)
+    return results
 
 
 def decode_entities(
@@ -324,81 +256,27 @@ def decode_entities(
     [('PER', 'Sylv', 0, 4, 0.85)]
     """
     check_aggregation(aggregation)
-    n_docs = len(texts)
-    results: list[list[Entity]] = [[] for _ in range(n_docs)]
-    n = len(doc)
-    if n == 0:
-        return results
+    if len(doc) == 0:
+        return [[] for _ in texts]
     doc = np.asarray(doc, dtype=np.int64)
     offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
-    probs = softmax(logits)
-    if index is None:
-        index = np.arange(n) - np.searchsorted(doc, doc, side="left")
-
-    # 1. units: tokens ("none", "simple") or words (the others), each with a label id, a score and a span.
+    probs = softmax(logits, np.float32)  # float32, as the pipeline computes it
     if aggregation in WORD_AGGREGATIONS:
-        word_ids = np.asarray(word_ids, dtype=np.int64)
-        new = np.ones(n, dtype=bool)
-        new[1:] = (doc[1:] != doc[:-1]) | (word_ids[1:] != word_ids[:-1]) | (word_ids[1:] < 0)
-        first = np.flatnonzero(new)
-        last = np.append(first[1:], n) - 1
-        if aggregation == "first":
-            unit_probs = probs[first]
-        elif aggregation == "average":
-            sizes = np.diff(np.append(first, n)).astype(np.float32)
-            unit_probs = np.add.reduceat(probs, first, axis=0) / sizes[:, None]
-        else:  # max: the token with the highest probability (the first of equals) decides
-            word = np.cumsum(new) - 1
-            best = np.lexsort((np.arange(n), -probs.max(axis=1), word))
-            unit_probs = probs[best[first]]
-        unit_label = unit_probs.argmax(axis=1)
-        unit_score = unit_probs[np.arange(len(first)), unit_label]
-        unit_doc, unit_start, unit_end = doc[first], offsets[first, 0], offsets[last, 1]
+        units = word_units(probs, offsets, np.asarray(word_ids, dtype=np.int64), doc, aggregation)
     else:
-        unit_label = probs.argmax(axis=1)
-        unit_score = probs[np.arange(n), unit_label]
-        unit_doc, unit_start, unit_end = doc, offsets[:, 0], offsets[:, 1]
-
+        units = token_units(probs, offsets, doc)
     labels = [id2label[i] for i in range(len(id2label))]
     if aggregation == "none":
-        keep = np.flatnonzero(~np.isin(np.asarray(labels, dtype=object)[unit_label], list(ignore_labels)))
-        for u in keep:
-            d = int(unit_doc[u])
-            entity = _entity(texts[d], labels[unit_label[u]], unit_score[u], unit_start[u], unit_end[u])
-            if entity is not None:
-                results[d].append(_with_index(entity, int(index[u])))
-        return results
-
-    # 2. groups: a unit starts a new group at a new text, at a B- label, or when its type changes.
-    parts = [split_label(label) for label in labels]
-    is_b = np.asarray([b for b, _ in parts], dtype=bool)[unit_label]
-    types = sorted({t for _, t in parts})
-    type_id = np.asarray([types.index(t) for _, t in parts], dtype=np.int64)[unit_label]
-    m = len(unit_label)
-    new = np.ones(m, dtype=bool)
-    new[1:] = (unit_doc[1:] != unit_doc[:-1]) | is_b[1:] | (type_id[1:] != type_id[:-1])
-    first = np.flatnonzero(new)
-    last = np.append(first[1:], m) - 1
-    sizes = np.diff(np.append(first, m))
-    group_score = np.add.reduceat(unit_score.astype(np.float64), first) / sizes
-    ignored = np.isin(np.asarray(types, dtype=object)[type_id[first]], list(ignore_labels))
-    for g in np.flatnonzero(~ignored):
-        d = int(unit_doc[first[g]])
-        label = types[type_id[first[g]]]
-        entity = _entity(texts[d], label, group_score[g], unit_start[first[g]], unit_end[last[g]])
-        if entity is not None:
-            results[d].append(entity)
-    return results
+        if index is None:
+            index = np.arange(len(doc)) - np.searchsorted(doc, doc, side="left")
+        return token_entities(units, labels, texts, ignore_labels, index)
+    return group_entities(units, labels, texts, ignore_labels)
 
 
 def _entity(text: str, label: str, score: Any, start: Any, end: Any) -> Entity | None:
     """An entity over `text[start:end]`, its span trimmed of surrounding whitespace and extended over the
     combining marks that follow it; None when nothing but whitespace is left."""
-    start, end = int(start), int(end)
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
+    start, end = strip_span(text, int(start), int(end))
     if start >= end:
         return None
     while end < len(text) and unicodedata.category(text[end]).startswith("M"):
@@ -413,36 +291,29 @@ def _with_index(entity: Entity, index: int) -> Entity:
 # --- the tagger ---------------------------------------------------------------------------------------------
 
 
-class EntityTagger:
+class EntityTagger(Task):
     """Token classification (NER) over texts of any length.
 
     Args:
         model: a `Model`, a model directory, a Hub id, or None for the embedded default (English PER/LOC/ORG).
-        dtype: "fp32" or "bf16".
-        threads: torch threads (default: the usable cores).
+        dtype, threads, max_tokens: see `tasks.base.Task`.
 
     >>> tagger = EntityTagger("path/to/ner-model")  # doctest: +SKIP
     >>> tagger("My name is Sylvain and I work at Hugging Face in Brooklyn.")  # doctest: +SKIP
     [Entity(label='PER', score=0.99, word='Sylvain', start=11, end=18), Entity(label='ORG', ...), ...]
     """
 
-    def __init__(self, model: Model | str | None = None, *, dtype: str = "fp32", threads: int | None = None):
-        self.model = model if isinstance(model, Model) else load(model, task="ner")
-        tokenizer = self.model.tokenizer
-        self.runtime = Runtime(
-            self.model.module, dtype=dtype, threads=threads, pad_token_id=tokenizer.pad_token_id or 0
-        )
-        config = self.model.module.config
-        self.id2label = {int(k): v for k, v in config.id2label.items()}
-        limits = [512, config.max_position_embeddings]
-        if isinstance(tokenizer.model_max_length, int) and tokenizer.model_max_length < 100_000:
-            limits.append(tokenizer.model_max_length)
-        self.default_max_length = min(limits)
-        self.windows_seen = 0
+    task = "ner"
+    preferred_max_length = 512
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return {int(k): v for k, v in self.model.module.config.id2label.items()}
 
     @property
     def labels(self) -> list[str]:
-        return [self.id2label[i] for i in range(len(self.id2label))]
+        id2label = self.id2label
+        return [id2label[i] for i in range(len(id2label))]
 
     def __call__(self, text: str, options: NEROptions | None = None) -> list[Entity]:
         """The entities of one text."""
@@ -455,21 +326,13 @@ class EntityTagger:
         `logits` [tokens, labels], `offsets`, `word_ids`, `doc`, `index` (position + leading specials)."""
         for text in texts:
             require_text(text, "text")
-        max_length = max_length or self.default_max_length
-        positions = self.model.module.config.max_position_embeddings
-        if max_length > positions:
-            raise InputError(f"max_length {max_length} exceeds the model's {positions} positions")
+        max_length = self.window_length(max_length)
         tokenizer = self.model.tokenizer
         stride = default_stride(tokenizer, max_length) if stride is None else stride
         windows = token_windows(tokenizer, texts, max_length, stride)
-        inputs = {"input_ids": windows.input_ids}
-        if windows.token_type_ids is not None:
-            inputs["token_type_ids"] = windows.token_type_ids
-        out = self.runtime.forward(inputs, outputs=("logits",))["logits"]
-        self.windows_seen += len(windows)
+        out = self.run(windows, ("logits",))["logits"]
         tokens = best_window_tokens(windows)
-        n_labels = len(self.id2label)
-        logits = np.concatenate(out) if out else np.zeros((0, n_labels), np.float32)
+        logits = np.concatenate(out) if out else np.zeros((0, len(self.id2label)), np.float32)
         return {
             "logits": logits[tokens["flat"]],
             "offsets": tokens["offsets"],

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ..encoding import require_text, uses_token_type_ids
+from ..decoding import softmax
+from ..encoding import TextInputs, require_text, text_inputs
 from ..errors import InputError
-from ..loading import Model, load
-from ..runtime import Runtime
+from .base import Task
 
 IS_NEXT = 0  # the label of "B follows A" in BERT's NSP head
 
@@ -34,7 +34,7 @@ class NextSentence:
         return asdict(self)
 
 
-def pair_inputs(tokenizer: Any, firsts: list[str], seconds: list[str], max_length: int) -> dict:
+def pair_inputs(tokenizer: Any, firsts: list[str], seconds: list[str], max_length: int) -> TextInputs:
     """Token ids (and segment ids) of `[CLS] A [SEP] B [SEP]` for each pair, as runtime inputs."""
     if len(firsts) != len(seconds):
         raise InputError(f"got {len(firsts)} first sentences but {len(seconds)} second sentences")
@@ -42,10 +42,7 @@ def pair_inputs(tokenizer: Any, firsts: list[str], seconds: list[str], max_lengt
         require_text(a, "the first sentence")
         require_text(b, "the second sentence")
     batch = tokenizer(firsts, seconds, truncation="longest_first", max_length=max_length)
-    inputs = {"input_ids": [np.asarray(ids, dtype=np.int64) for ids in batch["input_ids"]]}
-    if uses_token_type_ids(tokenizer):
-        inputs["token_type_ids"] = [np.asarray(t, dtype=np.int64) for t in batch["token_type_ids"]]
-    return inputs
+    return text_inputs(tokenizer, batch)
 
 
 def is_next_probabilities(logits: np.ndarray) -> np.ndarray:
@@ -54,9 +51,7 @@ def is_next_probabilities(logits: np.ndarray) -> np.ndarray:
     >>> is_next_probabilities(np.array([[0.0, 0.0], [np.log(3.0), 0.0]])).round(2).tolist()
     [0.5, 0.75]
     """
-    x = np.asarray(logits, dtype=np.float64).reshape(-1, 2)
-    x = np.exp(x - x.max(axis=1, keepdims=True))
-    return x[:, IS_NEXT] / x.sum(axis=1)
+    return softmax(np.asarray(logits).reshape(-1, 2))[:, IS_NEXT]
 
 
 def rank(candidates: list[str], probabilities: np.ndarray) -> list[NextSentence]:
@@ -69,14 +64,13 @@ def rank(candidates: list[str], probabilities: np.ndarray) -> list[NextSentence]
     return [NextSentence(candidates[i], float(probabilities[i])) for i in order]
 
 
-class NextSentencePredictor:
+class NextSentencePredictor(Task):
     """BERT's next-sentence prediction head, batched.
 
     Args:
         model: a `Model`, a model directory, a Hub id, or None for the embedded default (all-MiniLM-L6-v2
             with the NSP head trained here, see docs/default-heads.md).
-        dtype: "fp32" or "bf16".
-        threads: torch threads (default: the usable cores).
+        dtype, threads, max_tokens: see `tasks.base.Task`.
 
     >>> nsp = NextSentencePredictor("path/to/bert-base-uncased")  # doctest: +SKIP
     >>> nsp("I went to the store.", "I bought some milk.")  # doctest: +SKIP
@@ -85,14 +79,7 @@ class NextSentencePredictor:
     'I bought milk.'
     """
 
-    def __init__(self, model: Model | str | None = None, *, dtype: str = "fp32", threads: int | None = None):
-        self.model = model if isinstance(model, Model) else load(model, task="nsp")
-        self.runtime = Runtime(
-            self.model.module,
-            dtype=dtype,
-            threads=threads,
-            pad_token_id=self.model.tokenizer.pad_token_id or 0,
-        )
+    task = "nsp"
 
     def __call__(self, first: str, second: str) -> float:
         """P(`second` follows `first`)."""
@@ -103,7 +90,7 @@ class NextSentencePredictor:
         if not firsts and not seconds:
             return np.zeros(0)
         inputs = pair_inputs(self.model.tokenizer, firsts, seconds, self.model.max_length)
-        logits = self.runtime.forward(inputs, ("logits",), token_axes={"logits": ()})["logits"]
+        logits = self.run(inputs, ("logits",), token_axes={"logits": ()})["logits"]
         return is_next_probabilities(np.stack(logits))
 
     def rank(self, first: str, candidates: list[str]) -> list[NextSentence]:

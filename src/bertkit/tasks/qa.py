@@ -32,8 +32,7 @@ import numpy as np
 
 from ..encoding import QAWindows, qa_windows
 from ..errors import InputError
-from ..loading import Model, load
-from ..runtime import Runtime
+from .base import Task
 
 # Logit given to tokens that cannot be part of an answer (as the reference pipeline does).
 MASKED_LOGIT = -10000.0
@@ -330,30 +329,20 @@ def decode_with_options(
     )
 
 
-class QuestionAnswerer:
+class QuestionAnswerer(Task):
     """Extractive QA over contexts of any length.
 
     Args:
         model: a `Model`, a model directory, a Hub id, or None for the embedded default.
-        dtype: "fp32" or "bf16" (faster on CPUs with bf16 matrix units, slightly different scores).
-        threads: torch threads (default: the usable cores).
+        dtype, threads, max_tokens: see `tasks.base.Task`.
 
     >>> qa = QuestionAnswerer("path/to/squad-model")  # doctest: +SKIP
     >>> qa("Where does John live?", "John lives in New York City.")[0].answer  # doctest: +SKIP
     'New York City'
     """
 
-    def __init__(self, model: Model | str | None = None, *, dtype: str = "fp32", threads: int | None = None):
-        self.model = model if isinstance(model, Model) else load(model, task="qa")
-        tokenizer = self.model.tokenizer
-        self.runtime = Runtime(
-            self.model.module, dtype=dtype, threads=threads, pad_token_id=tokenizer.pad_token_id or 0
-        )
-        limits = [384, self.model.module.config.max_position_embeddings]
-        if isinstance(tokenizer.model_max_length, int) and tokenizer.model_max_length < 100_000:
-            limits.append(tokenizer.model_max_length)
-        self.default_max_length = min(limits)
-        self.windows_seen = 0
+    task = "qa"
+    preferred_max_length = 384
 
     def __call__(self, question: str, context: str, options: QAOptions | None = None) -> list[Answer]:
         """The top answers for one question about one context."""
@@ -382,17 +371,10 @@ class QuestionAnswerer:
         """Encode and run: the windows of all documents (`options.max_length`, `options.stride`) with their
         start and end logits."""
         options = options or QAOptions()
-        max_length = options.max_length or self.default_max_length
-        positions = self.model.module.config.max_position_embeddings
-        if max_length > positions:
-            raise InputError(f"max_length {max_length} exceeds the model's {positions} positions")
+        max_length = self.window_length(options.max_length)
         tokenizer = self.model.tokenizer
         windows = qa_windows(tokenizer, questions, contexts, max_length=max_length, stride=options.stride)
-        inputs = {"input_ids": windows.input_ids}
-        if windows.token_type_ids is not None:
-            inputs["token_type_ids"] = windows.token_type_ids
-        out = self.runtime.forward(inputs, outputs=("start_logits", "end_logits"))
-        self.windows_seen += len(windows)
+        out = self.run(windows, ("start_logits", "end_logits"))
         return windows, out["start_logits"], out["end_logits"]
 
     def explain(self, question: str, context: str, options: QAOptions | None = None) -> dict[str, Any]:

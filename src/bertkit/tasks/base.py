@@ -1,0 +1,84 @@
+"""The task base: a loaded model, the runtime that runs it, and its length limits, set up once for every
+task class (QuestionAnswerer, EntityTagger, FillMask, NextSentencePredictor, Embedder, AttentionInspector).
+
+A task class names the head it loads and how long its windows are by default:
+
+    class QuestionAnswerer(Task):
+        task = "qa"                  # load(model, task="qa")
+        preferred_max_length = 384   # windows of 384 tokens, or fewer if the model takes fewer
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+import numpy as np
+
+from ..encoding import ModelInputs
+from ..loading import Model, load
+from ..runtime import Runtime
+
+
+class Task:
+    """What every task class holds: `model` (tokenizer + module), `runtime`, and the count of windows run.
+
+    Args:
+        model: a `Model`, a model directory, a Hub id, or None for the embedded default of the task.
+        dtype: "fp32" or "bf16" (faster on CPUs with bf16 matrix units, slightly different scores).
+        threads: torch threads while the model runs (default: the usable cores).
+        max_tokens: padded tokens per batch (default: the class's `max_tokens`).
+    """
+
+    task: ClassVar[str]  # the head `load` gives the model: "qa", "ner", "mlm", "nsp" or "base"
+    attn_implementation: ClassVar[str | None] = None  # "eager" where the attention weights are wanted
+    preferred_max_length: ClassVar[int | None] = None  # default window tokens; None: the model's limit
+    max_tokens: ClassVar[int] = 8192
+
+    def __init__(
+        self,
+        model: Model | str | None = None,
+        *,
+        dtype: str = "fp32",
+        threads: int | None = None,
+        max_tokens: int | None = None,
+    ):
+        if isinstance(model, Model):
+            if self.attn_implementation is not None:
+                model.module.set_attn_implementation(self.attn_implementation)
+            self.model = model
+        else:
+            self.model = load(model, task=self.task, attn_implementation=self.attn_implementation)
+        self.runtime = Runtime(
+            self.model.module,
+            dtype=dtype,
+            threads=threads,
+            max_tokens=max_tokens or self.max_tokens,
+            pad_token_id=self.model.tokenizer.pad_token_id or 0,
+        )
+        self.windows_seen = 0
+
+    @property
+    def default_max_length(self) -> int:
+        """Tokens per window when none are asked for: `preferred_max_length`, or less if the model takes less."""
+        limit = self.model.max_length
+        return limit if self.preferred_max_length is None else min(self.preferred_max_length, limit)
+
+    def window_length(self, max_length: int | None) -> int:
+        """`max_length` (default `default_max_length`), checked against the model's positions."""
+        return self.model.check_max_length(max_length or self.default_max_length)
+
+    def run(
+        self,
+        inputs: ModelInputs,
+        outputs: tuple[str, ...],
+        *,
+        token_axes: Mapping[str, tuple[int, ...]] | None = None,
+        rows: Sequence[np.ndarray] | None = None,
+    ) -> dict[str, list[np.ndarray]]:
+        """The model's `outputs` for each input window (see `Runtime.forward` for `token_axes`, `rows`)."""
+        feed = {"input_ids": inputs.input_ids}
+        if inputs.token_type_ids is not None:
+            feed["token_type_ids"] = inputs.token_type_ids
+        self.windows_seen += len(inputs.input_ids)
+        return self.runtime.forward(feed, outputs, token_axes=token_axes, rows=rows)
