@@ -20,11 +20,12 @@ converted to BIO when read. Every problem is a one-line `DataError` that names t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError, InputError
+from ..files import read_lines
 from .metrics import get_entities
 
 DOCSTART = "-DOCSTART-"
@@ -105,21 +106,6 @@ def label_set(types: Sequence[str]) -> list[str]:
 # --- reading ------------------------------------------------------------------------------------------------
 
 
-def read_lines(path: str | Path) -> list[str]:
-    """The lines of a UTF-8 text file (a BOM and CRLF line ends allowed), or a one-line `DataError`."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, not a data file") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read it ({e.strerror or type(e).__name__})") from None
-    return text.splitlines()
-
-
 def load_ner_file(path: str | Path, scheme: str = "auto", level: str = "char") -> NERDataset:
     """Read a CoNLL-style or a KLUE-NER file, telling them apart by the first line (KLUE's start "## ").
 
@@ -147,57 +133,53 @@ def load_conll(path: str | Path, scheme: str = "auto", lines: list[str] | None =
     lines = read_lines(path) if lines is None else lines
     sentences: list[NERSentence] = []
     line_numbers: list[list[int]] = []  # per sentence, the line of each tag
-    tokens: list[str] = []
-    tags: list[str] = []
-    tag_lines: list[int] = []
-    start_line = 0
-
-    def flush() -> None:
-        if tokens:
-            spans, text, at = [], [], 0
-            for token in tokens:
-                spans.append((at, at + len(token)))
-                text.append(token)
-                at += len(token) + 1
-            sentences.append(
-                NERSentence(f"{path}:{start_line}", " ".join(text), spans, list(tags), start_line)
-            )
-            line_numbers.append(list(tag_lines))
-        tokens.clear()
-        tags.clear()
-        tag_lines.clear()
-
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            flush()
-            continue
-        if "\t" in line:
-            token, tag = line.split("\t", 1)[0], line.rsplit("\t", 1)[1].strip()
-        else:
-            fields = line.split()
-            if len(fields) < 2:
-                raise DataError(
-                    f"{path}:{number}: expected TOKEN<TAB>TAG, got {line.strip()[:40]!r} (no tag column)"
-                )
-            token, tag = fields[0], fields[-1]
-        if token == DOCSTART:
-            flush()
-            continue
-        if not _TAG.match(tag):
-            raise DataError(
-                f"{path}:{number}: tag {tag[:30]!r} is not BIO (O, B-TYPE or I-TYPE)"
-                + ("; IOBES tags (E-, S-) are not supported" if tag[:2] in ("E-", "S-") else "")
-            )
-        if not tokens:
-            start_line = number
-        tokens.append(token)
-        tags.append(tag)
-        tag_lines.append(number)
-    flush()
+    for rows in _conll_sentences(lines, path):
+        numbers, tokens, tags = (list(column) for column in zip(*rows, strict=True))
+        spans, at = [], 0
+        for token in tokens:  # the tokens joined by single spaces
+            spans.append((at, at + len(token)))
+            at += len(token) + 1
+        sentences.append(NERSentence(f"{path}:{numbers[0]}", " ".join(tokens), spans, tags, numbers[0]))
+        line_numbers.append(numbers)
     if not sentences:
         raise DataError(f"{path}: no sentences (expected TOKEN<TAB>TAG lines)")
     found = _apply_scheme(sentences, line_numbers, scheme, path)
     return NERDataset(path=str(path), format="conll", level="word", scheme=found, sentences=sentences)
+
+
+def _conll_sentences(lines: list[str], path: str | Path) -> Iterator[list[tuple[int, str, str]]]:
+    """The (line number, token, tag) rows of each sentence, read as `load_conll` describes."""
+    rows: list[tuple[int, str, str]] = []
+    for number, line in enumerate(lines, 1):
+        blank = not line.strip()
+        token, tag = ("", "") if blank else _conll_columns(line, number, path)
+        if blank or token == DOCSTART:  # the sentence ends
+            if rows:
+                yield rows
+            rows = []
+        else:
+            rows.append((number, token, tag))
+    if rows:
+        yield rows
+
+
+def _conll_columns(line: str, number: int, path: str | Path) -> tuple[str, str]:
+    """(token, tag) of a non-blank CoNLL line, or a `DataError` naming the line."""
+    if "\t" in line:
+        token, tag = line.split("\t", 1)[0], line.rsplit("\t", 1)[1].strip()
+    else:
+        fields = line.split()
+        if len(fields) < 2:
+            raise DataError(
+                f"{path}:{number}: expected TOKEN<TAB>TAG, got {line.strip()[:40]!r} (no tag column)"
+            )
+        token, tag = fields[0], fields[-1]
+    if token != DOCSTART and not _TAG.match(tag):
+        raise DataError(
+            f"{path}:{number}: tag {tag[:30]!r} is not BIO (O, B-TYPE or I-TYPE)"
+            + ("; IOBES tags (E-, S-) are not supported" if tag[:2] in ("E-", "S-") else "")
+        )
+    return token, tag
 
 
 def _apply_scheme(
@@ -289,14 +271,7 @@ def load_klue(path: str | Path, level: str = "char", lines: list[str] | None = N
             raise DataError(
                 f"{path}:{number}: a character line outside a sentence (no '## id<TAB>...' above)"
             )
-        char, sep, tag = line.partition("\t")
-        tag = tag.strip()
-        if not sep or len(char) != 1:
-            raise DataError(
-                f"{path}:{number}: expected one character, a tab and a tag (KLUE format), got {line[:40]!r}"
-            )
-        if not _TAG.match(tag):
-            raise DataError(f"{path}:{number}: tag {tag[:30]!r} is not BIO (O, B-TYPE or I-TYPE)")
+        char, tag = _klue_columns(line, number, path)
         chars.append(char)
         tags.append(tag)
     flush()
@@ -305,6 +280,19 @@ def load_klue(path: str | Path, level: str = "char", lines: list[str] | None = N
             f"{path}: no sentences (expected '## id<TAB>sentence' headers and CHAR<TAB>TAG lines)"
         )
     return NERDataset(path=str(path), format="klue", level=level, scheme="BIO", sentences=sentences)
+
+
+def _klue_columns(line: str, number: int, path: str | Path) -> tuple[str, str]:
+    """(character, tag) of a KLUE character line, or a `DataError` naming the line."""
+    char, sep, tag = line.partition("\t")
+    tag = tag.strip()
+    if not sep or len(char) != 1:
+        raise DataError(
+            f"{path}:{number}: expected one character, a tab and a tag (KLUE format), got {line[:40]!r}"
+        )
+    if not _TAG.match(tag):
+        raise DataError(f"{path}:{number}: tag {tag[:30]!r} is not BIO (O, B-TYPE or I-TYPE)")
+    return char, tag
 
 
 def _klue_words(sentence: NERSentence) -> NERSentence:
