@@ -4,17 +4,12 @@ from pathlib import Path
 
 import pytest
 
+from bertkit.decoding import strip_span
 from bertkit.encoding import qa_windows
 from bertkit.errors import InputError
 from bertkit.training.qa_data import GoldAnswer, QAExample
+from bertkit.training.qa_features import max_context_window, qa_train_features, roundtrip_check, span_labels
 from bertkit.training.qa_loading import load_qa_file
-from bertkit.training.qa_features import (
-    max_context_window,
-    qa_train_features,
-    roundtrip_check,
-    span_labels,
-    strip_span,
-)
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 NUMBERS = (

@@ -243,7 +243,6 @@ def ner_job(
     threads: int,
 ) -> Job:
     """What `fit` needs to train `model` for NER on `features` (see `Job`); the run keeps `labels`."""
-    import torch
 
     width = config.max_length if config.pad_to_max_length else None
     pad_id = model.tokenizer.pad_token_id or 0
@@ -254,7 +253,6 @@ def ner_job(
         found = evaluate(
             model, eval_data, config.aggregation, config.max_length, config.stride, dtype, threads=threads
         )
-        torch.set_num_threads(threads)
         return {k: found[k] for k in ("precision", "recall", "f1")}
 
     return Job(

@@ -273,17 +273,11 @@ def train(
     if config.lora_r:
         torch.manual_seed(config.seed)  # the adapters' initial weights
         model.module = add_lora(model, config)
-    return fit(
-        model, qa_job(model, features, config, eval_data, threads), config, resume=resume, progress=progress
-    )
+    return fit(model, qa_job(model, features, config, eval_data), config, resume=resume, progress=progress)
 
 
-def qa_job(
-    model: Model, features: QAFeatures, config: TrainConfig, eval_data: QADataset | None, threads: int
-) -> Job:
+def qa_job(model: Model, features: QAFeatures, config: TrainConfig, eval_data: QADataset | None) -> Job:
     """What `fit` needs to train `model` for QA on `features` (see `Job`)."""
-    import torch
-
     width = config.max_length if config.pad_to_max_length else None
     pad_id = model.tokenizer.pad_token_id or 0
 
@@ -291,7 +285,6 @@ def qa_job(
         dtype = "bf16" if config.bf16 else "fp32"
         assert eval_data is not None
         found, _ = evaluate(model, eval_data, None, config.max_length, config.stride, dtype)
-        torch.set_num_threads(threads)  # evaluation takes all cores
         return {"exact_match": found["exact_match"], "f1": found["f1"]}
 
     return Job(

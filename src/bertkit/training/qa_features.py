@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..decoding import max_context_score, strip_span
 from ..encoding import QAWindows, qa_windows
 from ..errors import InputError
 from ..tasks.qa import decode_answers
@@ -65,22 +66,6 @@ def select_windows(windows: QAWindows, keep: np.ndarray) -> QAWindows:
         cls_index=windows.cls_index[keep],
         sample=windows.sample[keep],
     )
-
-
-def strip_span(context: str, start: int, end: int) -> tuple[int, int]:
-    """The span without surrounding whitespace, which no token covers.
-
-    SQuAD has gold answers such as " Denver Broncos" (leading space): labels are found for
-    "Denver Broncos", and the decoded answer is that, without the space.
-
-    >>> strip_span("The Denver Broncos won.", 3, 18)
-    (4, 18)
-    """
-    while start < end and context[start].isspace():
-        start += 1
-    while end > start and context[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def span_labels(
@@ -180,9 +165,9 @@ def qa_train_features(
 def max_context_window(windows: QAWindows, candidates: list[tuple[int, int, int]]) -> tuple[int, int, int]:
     """Of `(window, start, end)` labels of one answer, the window where the answer is best centred.
 
-    The "max context" rule of google-research/bert run_squad.py: a span's score in a window is
-    min(tokens left of it, tokens right of it) + 0.01 * context tokens in the window. With windows of
-    context tokens c0..c6 and c5..c11 and the answer c6:
+    The "max context" rule of google-research/bert run_squad.py (`decoding.max_context_score`): a span's
+    score in a window is min(tokens left of it, tokens right of it) + 0.01 * context tokens in the window.
+    With windows of context tokens c0..c6 and c5..c11 and the answer c6:
         window 1: min(6 left, 0 right) + 0.07 = 0.07
         window 2: min(1 left, 5 right) + 0.07 = 1.07  → window 2, where c6 has context on both sides.
     Ties go to the earlier window.
@@ -191,7 +176,7 @@ def max_context_window(windows: QAWindows, candidates: list[tuple[int, int, int]
     def score(candidate: tuple[int, int, int]) -> float:
         w, start, end = candidate
         context = np.flatnonzero(windows.context_mask[w])
-        return min(start - context[0], context[-1] - end) + 0.01 * len(context)
+        return float(max_context_score(start - context[0], context[-1] - end, len(context)))
 
     return max(candidates, key=score)
 
