@@ -114,6 +114,12 @@ def example_labels(windows: QAWindows, examples: list[QAExample], w: int, answer
     return span_labels(windows.offsets[w], windows.context_mask[w], cls, start, end)
 
 
+def example_windows(tokenizer: Any, examples: list[QAExample], max_length: int, stride: int) -> QAWindows:
+    """The examples' windows, cut as inference cuts them (`encoding.qa_windows`)."""
+    questions, contexts = [e.question for e in examples], [e.context for e in examples]
+    return qa_windows(tokenizer, questions, contexts, max_length=max_length, stride=stride)
+
+
 def qa_train_features(
     tokenizer: Any,
     examples: list[QAExample],
@@ -142,13 +148,7 @@ def qa_train_features(
         raise InputError("no training examples")
     if not 0.0 <= answerless_ratio <= 1.0:
         raise InputError(f"answerless_ratio must be between 0 and 1, got {answerless_ratio}")
-    windows = qa_windows(
-        tokenizer,
-        [e.question for e in examples],
-        [e.context for e in examples],
-        max_length=max_length,
-        stride=stride,
-    )
+    windows = example_windows(tokenizer, examples, max_length, stride)
     labels = np.asarray([example_labels(windows, examples, w) for w in range(len(windows))], dtype=np.int64)
     labels = labels.reshape(-1, 2)
     answered = labels[:, 0] != windows.cls_index
@@ -209,18 +209,72 @@ def roundtrip_check(
     """
     if not examples:
         raise InputError("no examples to check")
-    windows = qa_windows(
-        tokenizer,
-        [e.question for e in examples],
-        [e.context for e in examples],
-        max_length=max_length,
-        stride=stride,
-    )
+    windows = example_windows(tokenizer, examples, max_length, stride)
     by_example: dict[int, list[int]] = {}
     for w, s in enumerate(windows.sample):
         by_example.setdefault(int(s), []).append(w)
+    cases = roundtrip_cases(windows, examples, by_example)
+    got = decode_labels(windows, examples, cases)
+    return roundtrip_summary(tokenizer, windows, examples, by_example, cases, got, metric)
 
-    cases: list[tuple[int, int, tuple[int, int, int] | None]] = []  # (example, answer, chosen label)
+
+def roundtrip_summary(
+    tokenizer: Any,
+    windows: QAWindows,
+    examples: list[QAExample],
+    by_example: dict[int, list[int]],
+    cases: list[Case],
+    got: dict[int, str],
+    metric: str | None,
+) -> dict[str, Any]:
+    """`roundtrip_check`'s counts and differences, from its cases and their decoded answers (`got`)."""
+    normalize = {"squad": squad_normalize, "squad_v2": squad_normalize, "korquad": korquad_normalize}
+    if metric is not None and metric not in normalize:
+        raise InputError(f"unknown metric {metric!r}; expected one of {', '.join(normalize)}")
+    summary: dict[str, Any] = {"total": 0, "exact": 0, "token_boundary_total": 0, "token_boundary_exact": 0}
+    if metric is not None:
+        summary["metric_exact"] = 0
+    differ = []
+    for k, (i, a, label) in enumerate(cases):
+        example, gold = examples[i], examples[i].answers[a]
+        summary["total"] += 1
+        if label is None:
+            reason = no_window_reason(windows, by_example[i])
+            differ.append({"id": example.id, "gold": gold.text, "got": None, "reason": reason})
+            continue
+        w, start_token, end_token = label
+        end = gold.start + len(gold.text)
+        on_boundary = (
+            windows.offsets[w][start_token, 0] == gold.start and windows.offsets[w][end_token, 1] == end
+        )
+        summary["token_boundary_total"] += int(on_boundary)
+        if got[k] == gold.text:
+            summary["exact"] += 1
+            summary["token_boundary_exact"] += int(on_boundary)
+        else:
+            reason = differ_reason(tokenizer, example.context, gold.start, end, windows, label)
+            differ.append({"id": example.id, "gold": gold.text, "got": got[k], "reason": reason})
+        if metric is not None:
+            summary["metric_exact"] += int(exact_match(got[k], gold.text, normalize[metric]) == 1.0)
+    summary["differ"] = differ
+    return summary
+
+
+Case = tuple[int, int, tuple[int, int, int] | None]  # (example, answer, its chosen (window, start, end))
+
+
+def roundtrip_cases(
+    windows: QAWindows, examples: list[QAExample], by_example: dict[int, list[int]]
+) -> list[Case]:
+    """Each distinct gold answer of each example, with the labels of the window that centres it best
+    (None when no window holds the whole answer).
+
+    Args:
+        windows: the examples' windows.
+        examples: the examples.
+        by_example: example index → its windows.
+    """
+    cases: list[Case] = []
     for i, example in enumerate(examples):
         seen = set()
         for a, gold in enumerate(example.answers):
@@ -230,63 +284,28 @@ def roundtrip_check(
             labelled = [(w, *example_labels(windows, examples, w, a)) for w in by_example.get(i, [])]
             inside = [c for c in labelled if c[1] != windows.cls_index[c[0]]]
             cases.append((i, a, max_context_window(windows, inside) if inside else None))
+    return cases
 
+
+def decode_labels(windows: QAWindows, examples: list[QAExample], cases: list[Case]) -> dict[int, str]:
+    """Case number → the answer `decode_answers` gives for one-hot logits at the case's labels (cases
+    without labels are left out)."""
     # Decode the chosen windows in chunks: the decoder's score band is [windows, length, max_answer_len].
     decodable = [(k, label) for k, (_, _, label) in enumerate(cases) if label is not None]
-    got_by_case: dict[int, str] = {}
+    got: dict[int, str] = {}
     for first in range(0, len(decodable), 256):
         chunk = [k for k, _ in decodable[first : first + 256]]
         labels = [label for _, label in decodable[first : first + 256]]
         picked = select_windows(windows, np.asarray([w for w, _, _ in labels], dtype=np.int64))
         picked.sample = np.arange(len(chunk))
-        start_logits = [
-            one_hot(len(ids), start) for ids, (_, start, _) in zip(picked.input_ids, labels, strict=True)
-        ]
-        end_logits = [
-            one_hot(len(ids), end) for ids, (_, _, end) in zip(picked.input_ids, labels, strict=True)
-        ]
+        lengths = [len(ids) for ids in picked.input_ids]
+        start_logits = [one_hot(n, start) for n, (_, start, _) in zip(lengths, labels, strict=True)]
+        end_logits = [one_hot(n, end) for n, (_, _, end) in zip(lengths, labels, strict=True)]
         contexts = [examples[cases[k][0]].context for k in chunk]
         longest = max(end - start + 1 for _, start, end in labels)
         decoded = decode_answers(start_logits, end_logits, picked, contexts, max_answer_len=longest)
-        got_by_case.update({k: (a[0].answer if a else "") for k, a in zip(chunk, decoded, strict=True)})
-
-    normalize = {"squad": squad_normalize, "squad_v2": squad_normalize, "korquad": korquad_normalize}
-    if metric is not None and metric not in normalize:
-        raise InputError(f"unknown metric {metric!r}; expected one of {', '.join(normalize)}")
-    summary: dict[str, Any] = {"total": 0, "exact": 0, "token_boundary_total": 0, "token_boundary_exact": 0}
-    if metric is not None:
-        summary["metric_exact"] = 0
-    differ = []
-    for k, (i, a, label) in enumerate(cases):
-        example = examples[i]
-        gold = example.answers[a]
-        end = gold.start + len(gold.text)
-        summary["total"] += 1
-        if label is None:
-            differ.append(
-                {
-                    "id": example.id,
-                    "gold": gold.text,
-                    "got": None,
-                    "reason": no_window_reason(windows, by_example[i]),
-                }
-            )
-            continue
-        w, start_token, end_token = label
-        offsets = windows.offsets[w]
-        on_boundary = offsets[start_token, 0] == gold.start and offsets[end_token, 1] == end
-        got = got_by_case[k]
-        summary["token_boundary_total"] += int(on_boundary)
-        if got == gold.text:
-            summary["exact"] += 1
-            summary["token_boundary_exact"] += int(on_boundary)
-        else:
-            reason = differ_reason(tokenizer, example.context, gold.start, end, windows, label)
-            differ.append({"id": example.id, "gold": gold.text, "got": got, "reason": reason})
-        if metric is not None:
-            summary["metric_exact"] += int(exact_match(got, gold.text, normalize[metric]) == 1.0)
-    summary["differ"] = differ
-    return summary
+        got.update({k: (a[0].answer if a else "") for k, a in zip(chunk, decoded, strict=True)})
+    return got
 
 
 def one_hot(length: int, position: int, high: float = 30.0) -> np.ndarray:
