@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, ModelLoadError
+from .files import write_dir_atomically
 
 DEFAULT = "default"  # the embedded default model of a task (trained heads shipped with bertkit)
 BASE = "minilm"  # the bare embedded encoder with a fresh, seeded task head (what training starts from)
@@ -30,25 +31,13 @@ TASK_AUTO_CLASSES = {
     "pretraining": "AutoModelForPreTraining",  # masked-LM + next-sentence heads (BERT's pre-training model)
     "base": "AutoModel",
 }
-# The labels of the untrained default NER head (CoNLL-2003's types, BIO) until a trained one ships.
+# The labels of a new NER head on the bare encoder ("minilm", what training starts from): CoNLL-2003's, BIO.
 DEFAULT_NER_LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC")
 DEFAULT_HEAD_CONFIG: dict[str, dict[str, Any]] = {
     "ner": {
         "id2label": dict(enumerate(DEFAULT_NER_LABELS)),
         "label2id": {label: i for i, label in enumerate(DEFAULT_NER_LABELS)},
     }
-}
-
-# What a user must know when the default has no trained head for a task (it gets a seeded random one).
-UNTRAINED_HEAD_NOTES = {
-    "qa": "the default QA model is all-MiniLM-L6-v2 with an untrained QA head: its answers are not "
-    "meaningful; pass --model with a fine-tuned QA model",
-    "mlm": "the default fill-mask model is all-MiniLM-L6-v2 with an untrained masked-LM head: its "
-    "predictions are not meaningful; pass --model with a masked-LM model (e.g. a BERT checkpoint)",
-    "nsp": "the default next-sentence model is all-MiniLM-L6-v2 with an untrained NSP head: its "
-    "probabilities are not meaningful; pass --model with a BERT pre-training checkpoint",
-    "ner": "the default NER model is all-MiniLM-L6-v2 with an untrained token-classification head: its "
-    "entities are not meaningful; pass --model with a fine-tuned NER model (bertkit train ner)",
 }
 
 
@@ -61,7 +50,7 @@ class Model:
         module: the torch module in eval mode.
         name: what the user asked for (`"default"`, a directory or a Hub id).
         source: `"default"`, `"local"` or `"hub"`.
-        notes: caveats a user must see, e.g. that the default QA head is untrained.
+        notes: caveats a user must see (none for the shipped models).
     """
 
     tokenizer: Any
@@ -193,18 +182,14 @@ def _load_default(task: str) -> Model:
     from .default_models import load_shipped, shipped
 
     folder = shipped(task)
-    if folder is not None:
-        with _translate_errors(DEFAULT, str(folder)):
-            tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir())
-            module = load_shipped(folder, minilm_dir(), getattr(transformers, TASK_AUTO_CLASSES[task]))
-        return Model(tokenizer=tokenizer, module=module, name=DEFAULT, source="default")
-
-    # No trained head is shipped for this task: the plain base with a seeded head, and a note saying so.
-    model = _load_base(task)
-    model.name, model.source = DEFAULT, "default"
-    if task in UNTRAINED_HEAD_NOTES:
-        model.notes.append(UNTRAINED_HEAD_NOTES[task])
-    return model
+    if folder is None:  # "base": the bare encoder, which has no head to ship
+        model = _load_base(task)
+        model.name, model.source = DEFAULT, "default"
+        return model
+    with _translate_errors(DEFAULT, str(folder)):
+        tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir())
+        module = load_shipped(folder, minilm_dir(), getattr(transformers, TASK_AUTO_CLASSES[task]))
+    return Model(tokenizer=tokenizer, module=module, name=DEFAULT, source="default")
 
 
 def _load_base(task: str, seed: int = 0) -> Model:
@@ -321,17 +306,19 @@ def _translate_errors(shown: str, path: str):
 
 
 def export_model(model: Model, output: str | Path) -> Path:
-    """Save tokenizer + model (safetensors) to a new directory, atomically (written aside, then renamed)."""
-    import shutil
+    """Save tokenizer + model (safetensors) to a new directory that plain `transformers` loads, written
+    aside and renamed into place (`files.write_dir_atomically`).
 
+    Args:
+        model: what to save.
+        output: the directory; it must not exist, or be empty.
+    """
     output = Path(output)
     if output.exists() and any(output.iterdir()):
         raise ModelLoadError(f"{output} already exists and is not empty")
-    staging = output.with_name(output.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.module.save_pretrained(staging, safe_serialization=True)
-    model.tokenizer.save_pretrained(staging)
-    if output.exists():
-        output.rmdir()
-    os.replace(staging, output)
-    return output
+
+    def write(folder: Path) -> None:
+        model.module.save_pretrained(folder, safe_serialization=True)
+        model.tokenizer.save_pretrained(folder)
+
+    return write_dir_atomically(output, write)
