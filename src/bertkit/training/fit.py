@@ -171,9 +171,8 @@ def check_start(model: Model, config: Any, resume: bool) -> None:
     """Fail before any work when the rows cannot fit the model or the output holds another run: tasks call
     it before building their rows (`fit` calls it again, for free)."""
     max_length = getattr(config, "max_length", None)
-    positions = getattr(model.module.config, "max_position_embeddings", None)
-    if max_length is not None and positions is not None and max_length > positions:
-        raise InputError(f"max_length {max_length} exceeds the model's {positions} positions")
+    if max_length is not None:
+        model.check_max_length(max_length)
     if list_checkpoints(Path(config.output_dir)) and not resume:
         raise InputError(
             f"{config.output_dir} already holds checkpoints: resume with --resume, or use another --output"
