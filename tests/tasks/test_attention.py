@@ -12,7 +12,7 @@ from bertkit.runtime import Runtime
 from bertkit.tasks.attention import select
 
 from ..conftest import tokenizer
-from ..test_cli import run
+from ..cli.test_cli import run
 
 TEXT = "The animal didn't cross the street because it was too tired."
 

@@ -12,7 +12,7 @@ from bertkit import Embedder, InputError, cosine_matrix
 from bertkit.tasks.embeddings import check_layers, find_word, word_span, word_tokens
 
 from ..conftest import tokenizer
-from ..test_cli import run
+from ..cli.test_cli import run
 
 APPLES = ["Apple is huge enterprise", "I am eating an apple", "The apple fell from the tree"]
 SENTENCES = [

@@ -11,7 +11,7 @@ from bertkit import FillMask, InputError
 from bertkit.tasks.fill_mask import pipeline_shape, top_k_indices
 
 from ..conftest import TOKENIZERS, tokenizer
-from ..test_cli import run
+from ..cli.test_cli import run
 
 
 def build_tiny_bert_mlm(path):

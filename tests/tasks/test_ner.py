@@ -20,7 +20,7 @@ from bertkit.encoding import token_windows
 from bertkit.tasks.ner import AGGREGATIONS, EntityTagger, NEROptions, decode_entities
 
 from ..conftest import TOKENIZERS, tokenizer
-from ..test_cli import run
+from ..cli.test_cli import run
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
 SYLVAIN = "My name is Sylvain and I work at Hugging Face in Brooklyn."

@@ -11,7 +11,7 @@ from bertkit import InputError, NextSentencePredictor
 from bertkit.tasks.nsp import pair_inputs, rank
 
 from ..conftest import tokenizer
-from ..test_cli import run
+from ..cli.test_cli import run
 
 FIRST = "I went to the store after work."
 CANDIDATES = [

@@ -8,9 +8,9 @@ import torch
 import typer
 from typer.testing import CliRunner
 
+from bertkit.cli.train import train_app
 from bertkit.errors import InputError
 from bertkit.loading import Model, load
-from bertkit.training.cli import train_app
 from bertkit.training.qa import TrainConfig, lora_targets, train
 from bertkit.training.qa_data import QADataset
 from bertkit.training.qa_loading import load_qa_file

@@ -12,8 +12,8 @@ from bertkit.loading import Model
 from bertkit.training.mlm import MLMTrainConfig, evaluate, new_model, train
 from bertkit.training.mlm_data import pretraining_rows
 
+from ..cli.test_cli import run
 from ..conftest import TOKENIZERS
-from ..test_cli import run
 
 
 def tiny_model(tok, nsp: bool = True, seed: int = 0) -> Model:

@@ -8,10 +8,12 @@ import torch
 import typer
 from typer.testing import CliRunner
 
+from bertkit.cli.data import data_app
+from bertkit.cli.evaluate import evaluate_app
+from bertkit.cli.train import train_app
 from bertkit.errors import InputError
 from bertkit.loading import Model
 from bertkit.training.checkpoints import list_checkpoints
-from bertkit.training.cli import data_app, evaluate_app, train_app
 from bertkit.training.qa import TrainConfig, train
 from bertkit.training.qa_data import QADataset
 from bertkit.training.qa_loading import load_qa_file

@@ -9,7 +9,7 @@ import pytest
 
 from bertkit.cli import main
 
-from .conftest import TOKENIZERS
+from ..conftest import TOKENIZERS
 
 
 def run(capsys, monkeypatch, *args):

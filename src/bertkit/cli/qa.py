@@ -1,0 +1,122 @@
+"""`bertkit qa` (one question, one context of any length) and `bertkit qa-batch` (a file of questions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..files import read_text
+from ..tasks.qa import QAOptions
+from ._util import (
+    DtypeOpt,
+    JsonOpt,
+    ModelMaxLengthOpt,
+    ModelOpt,
+    PlotOpt,
+    StrideOpt,
+    default,
+    emit_json,
+    err,
+    exactly_one,
+    new_table,
+    out,
+    progress_bar,
+    save_plot,
+    show_notes,
+)
+
+TopKOpt = Annotated[int, typer.Option(help="Answers to return.")]
+MaxAnswerLenOpt = Annotated[int, typer.Option(help="Longest answer, in tokens.")]
+NoAnswerOpt = Annotated[
+    bool, typer.Option("--no-answer", help="Also offer the empty answer (SQuAD 2.0 style).")
+]
+NullThresholdOpt = Annotated[float, typer.Option(help="With --no-answer: lower it to abstain more often.")]
+
+
+def qa_options(
+    top_k: int,
+    max_answer_len: int,
+    max_length: int | None,
+    stride: int,
+    no_answer: bool,
+    null_threshold: float,
+) -> QAOptions:
+    """The options of both commands, by their library names."""
+    return QAOptions(
+        top_k=top_k,
+        max_answer_len=max_answer_len,
+        max_length=max_length,
+        stride=stride,
+        handle_impossible_answer=no_answer,
+        null_threshold=null_threshold,
+    )
+
+
+def qa(
+    question: Annotated[str, typer.Option("--question", "-q", help="The question.")],
+    context: Annotated[
+        str | None, typer.Option("--context", "-c", help="The context to answer from.")
+    ] = None,
+    context_file: Annotated[Path | None, typer.Option(help="Read the context from a UTF-8 file.")] = None,
+    model: ModelOpt = None,
+    top_k: TopKOpt = default(QAOptions, "top_k"),
+    max_answer_len: MaxAnswerLenOpt = default(QAOptions, "max_answer_len"),
+    max_length: ModelMaxLengthOpt = default(QAOptions, "max_length"),
+    stride: StrideOpt = default(QAOptions, "stride"),
+    no_answer: NoAnswerOpt = default(QAOptions, "handle_impossible_answer"),
+    null_threshold: NullThresholdOpt = default(QAOptions, "null_threshold"),
+    dtype: DtypeOpt = "fp32",
+    as_json: JsonOpt = False,
+    plot: PlotOpt = None,
+) -> None:
+    """Answer a question from a context of any length (long contexts go through overlapping windows)."""
+    from ..tasks.qa import Answer, QuestionAnswerer
+
+    exactly_one(("--context", context), ("--context-file", context_file))
+    text = read_text(context_file) if context_file is not None else str(context)
+    options = qa_options(top_k, max_answer_len, max_length, stride, no_answer, null_threshold)
+    answerer = QuestionAnswerer(model, dtype=dtype)
+    if plot is None:
+        answers = answerer(question, text, options)
+    else:  # the same answers, plus what the model saw, for the picture
+        explained = answerer.explain(question, text, options)
+        answers = [Answer(**a) for a in explained["answers"]]
+        save_plot(lambda viz: viz.qa_figure(explained), plot)
+    show_notes(answerer.model.notes)
+    if as_json:
+        emit_json([a.to_dict() for a in answers])
+        return
+    table = new_table("#", "answer", "start", "end", "score", left=("answer",))
+    for i, a in enumerate(answers, 1):
+        table.add_row(str(i), a.answer or "(no answer)", str(a.start), str(a.end), f"{a.score:.4f}")
+    out.print(table)
+
+
+def qa_batch(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="JSONL {id, question, context} or SQuAD JSON.")
+    ],
+    output_path: Annotated[Path, typer.Argument(metavar="OUTPUT", help="JSONL {id, answers} written here.")],
+    model: ModelOpt = None,
+    top_k: TopKOpt = default(QAOptions, "top_k"),
+    max_answer_len: MaxAnswerLenOpt = default(QAOptions, "max_answer_len"),
+    max_length: ModelMaxLengthOpt = default(QAOptions, "max_length"),
+    stride: StrideOpt = default(QAOptions, "stride"),
+    no_answer: NoAnswerOpt = default(QAOptions, "handle_impossible_answer"),
+    null_threshold: NullThresholdOpt = default(QAOptions, "null_threshold"),
+    dtype: DtypeOpt = "fp32",
+) -> None:
+    """Answer every question of a file; windows of many documents are batched together."""
+    from ..tasks.qa import QuestionAnswerer
+    from ..tasks.qa_batch import answer_file, count_questions
+
+    options = qa_options(top_k, max_answer_len, max_length, stride, no_answer, null_threshold)
+    answerer = QuestionAnswerer(model, dtype=dtype)
+    show_notes(answerer.model.notes)
+    counts: dict[str, Any]
+    with progress_bar("answering", count_questions(input_path), transient=False) as advance:
+        counts = answer_file(answerer, input_path, output_path, options, on_progress=advance)
+    resumed = f" ({counts['resumed']} from an earlier run)" if counts["resumed"] else ""
+    err.print(f"wrote {counts['answered'] + counts['resumed']} answers to {output_path}{resumed}")
