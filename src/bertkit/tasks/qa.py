@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..decoding import softmax
 from ..encoding import QAWindows, qa_windows
 from ..errors import InputError
 from .base import Task
@@ -126,10 +127,7 @@ def window_probabilities(
         row = np.where(allowed, x, MASKED_LOGIT)
         row[cls_index[w]] = x[cls_index[w]]
         out[w, : len(x)] = row
-    out -= out.max(axis=1, keepdims=True)
-    np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)
-    return out
+    return softmax(out)
 
 
 def _answer_candidates(windows: QAWindows, width: int) -> tuple[np.ndarray, np.ndarray]:
