@@ -19,12 +19,16 @@ TextsArg = Annotated[list[str] | None, typer.Argument(metavar="TEXT...", help="T
 TextsFileOpt = Annotated[Path | None, typer.Option("--file", help="UTF-8 file of texts, one per line.")]
 
 
-def gather_texts(texts: list[str] | None, path: Path | None) -> list[str]:
-    """The texts given as arguments, then those of the file (its non-blank lines)."""
+def texts_and_embedder(
+    texts: list[str] | None, path: Path | None, model: str | None, dtype: str
+) -> tuple[list[str], Any]:
+    """The texts given as arguments, then those of the file (its non-blank lines); and the `Embedder`."""
+    from ..tasks.embeddings import Embedder
+
     texts = list(texts or []) + (text_lines(path) if path is not None else [])
     if not texts:
         raise InputError("give at least one text (arguments or --file)")
-    return texts
+    return texts, Embedder(model, dtype=dtype)
 
 
 def shorten(text: str, width: int = 48) -> str:
@@ -67,10 +71,7 @@ def embed_sentence(
     as_json: JsonOpt = False,
 ) -> None:
     """Sentence vectors: mean of the last layer over the tokens, L2-normalised (all-MiniLM-L6-v2's recipe)."""
-    from ..tasks.embeddings import Embedder
-
-    texts = gather_texts(texts, file)
-    embedder = Embedder(model, dtype=dtype)
+    texts, embedder = texts_and_embedder(texts, file, model, dtype)
     vectors = embedder.encode(texts, normalize=not no_normalize)
     show_notes(embedder.model.notes)
     if as_json:
@@ -92,10 +93,7 @@ def embed_similarity(
     as_json: JsonOpt = False,
 ) -> None:
     """Cosine similarity of every pair of sentences (--json: {texts, matrix})."""
-    from ..tasks.embeddings import Embedder
-
-    texts = gather_texts(texts, file)
-    embedder = Embedder(model, dtype=dtype)
+    texts, embedder = texts_and_embedder(texts, file, model, dtype)
     matrix = embedder.similarity(texts)
     show_notes(embedder.model.notes)
     if as_json:
@@ -123,11 +121,10 @@ def embed_word(
     """Vectors of a word in context (the mean of its sub-tokens) and the cosine similarity between them."""
     import numpy as np
 
-    from ..tasks.embeddings import Embedder, cosine_matrix
+    from ..tasks.embeddings import cosine_matrix
 
-    texts = gather_texts(texts, file)
     chosen_layers = parse_layers(layers)
-    embedder = Embedder(model, dtype=dtype)
+    texts, embedder = texts_and_embedder(texts, file, model, dtype)
     found = embedder.word_vectors(
         texts, word, occurrence=occurrence, layers=chosen_layers, layer_pool=layer_pool
     )
