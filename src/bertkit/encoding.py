@@ -9,6 +9,11 @@ and starts 2 tokens before the previous one ended:
 
 `offsets[t] = (start, end)` are Python string indices into the text the token came from, so
 `text[start:end]` is exactly the characters behind token t (special tokens have (0, 0)).
+
+    qa_windows      question/context pairs, only the context cut (QA inference and training)
+    token_windows   single texts cut into overlapping windows (NER inference and training)
+    text_inputs     texts that each fit in one window (fill-mask, NSP, embeddings, attention)
+    token_table     every window of one text with all its bookkeeping, as plain lists (`bertkit tokenize`)
 """
 
 from __future__ import annotations

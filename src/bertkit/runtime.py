@@ -2,7 +2,8 @@
 
 Tasks hand the runtime windows of different lengths; it sorts them by length, packs them into batches
 under a token budget, pads each batch only to its own longest window, runs the model under
-`torch.inference_mode`, and returns per-window float32 numpy arrays in the original order.
+`torch.inference_mode`, and returns per-window float32 numpy arrays in the original order. Torch's threads
+are set only while it runs (`torch_threads`): the process's own setting is given back afterwards.
 """
 
 from __future__ import annotations

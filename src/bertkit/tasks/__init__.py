@@ -1,0 +1,9 @@
+"""One module per task, each encode → run → decode over the task base (`base.Task`: model, runtime, limits).
+
+qa.py          QuestionAnswerer, QAOptions, decode_answers     (qa_batch.py: files of questions)
+ner.py         EntityTagger, NEROptions, decode_entities
+fill_mask.py   FillMask
+nsp.py         NextSentencePredictor
+embeddings.py  Embedder (sentence and word vectors)
+attention.py   AttentionInspector (attention weights, what a word attends to)
+"""

@@ -183,8 +183,8 @@ class Embedder(Task):
     Args:
         model: a `Model`, a model directory, a Hub id, or None for the embedded default
             (all-MiniLM-L6-v2, a real sentence-embedding model).
-        dtype, threads, max_tokens: see `tasks.base.Task`.
         max_length: tokens a sentence is cut to (default: see `sentence_max_length`).
+        dtype, threads, max_tokens: see `tasks.base.Task`.
 
     >>> embed = Embedder()  # doctest: +SKIP
     >>> embed.similarity(["A man is eating food.", "A man eats a meal.", "The sky is blue."]).round(2)  # doctest: +SKIP
@@ -198,10 +198,10 @@ class Embedder(Task):
         self,
         model: Model | str | None = None,
         *,
+        max_length: int | None = None,
         dtype: str = "fp32",
         threads: int | None = None,
         max_tokens: int | None = None,
-        max_length: int | None = None,
     ):
         super().__init__(model, dtype=dtype, threads=threads, max_tokens=max_tokens)
         self.max_length = max_length or sentence_max_length(self.model)
