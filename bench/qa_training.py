@@ -55,8 +55,8 @@ def train_bertkit(job: dict[str, Any]) -> dict[str, Any]:
     from bertkit.loading import load
     from bertkit.training.batches import epoch_batches
     from bertkit.training.qa import TrainConfig, train
-    from bertkit.training.qa_loading import load_qa_file
     from bertkit.training.qa_features import qa_train_features
+    from bertkit.training.qa_loading import load_qa_file
 
     s = job["settings"]
     model = load(job["base"], "qa")
