@@ -14,8 +14,8 @@ from bertkit.training.ner import NERTrainConfig, evaluate, ner_loss, set_labels,
 from bertkit.training.ner_data import NERDataset, load_ner_file
 from bertkit.training.ner_features import collate, ner_train_features
 
-from ..conftest import DATA, tokenizer
 from ..cli.test_cli import run
+from ..conftest import DATA, tokenizer
 
 BTC = DATA / "ner" / "btc-dev.conll"
 LABELS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
