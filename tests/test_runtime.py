@@ -59,3 +59,22 @@ def test_bf16_is_close_to_fp32_and_leaves_the_model_alone(tiny_qa):
 def test_unknown_dtype(tiny_qa):
     with pytest.raises(InputError, match="dtype must be one of fp32, bf16"):
         Runtime(tiny_qa.model.module, dtype="int4")
+
+
+def test_threads_are_set_only_while_the_runtime_runs(tiny_qa):
+    import torch
+
+    ids = [np.asarray(tiny_qa.model.tokenizer("one two three")["input_ids"])]
+    before = torch.get_num_threads()
+    seen = []
+
+    def spy(module, args, output):
+        seen.append(torch.get_num_threads())
+
+    runtime = Runtime(tiny_qa.model.module, threads=1 if before != 1 else 2)
+    handle = tiny_qa.model.module.register_forward_hook(spy)
+    try:
+        runtime.forward({"input_ids": ids}, ["start_logits"])
+    finally:
+        handle.remove()
+    assert seen == [runtime.threads] and torch.get_num_threads() == before

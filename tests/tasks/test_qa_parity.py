@@ -13,7 +13,7 @@ import pytest
 from bertkit import QAOptions, QuestionAnswerer
 from bertkit.training.qa_loading import load_qa_file
 
-from .conftest import DATA, ROOT
+from ..conftest import DATA, ROOT
 
 pytestmark = pytest.mark.slow
 
