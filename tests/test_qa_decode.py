@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bertkit import QAOptions, decode_answers, qa_windows
-from bertkit.tasks.qa import window_probabilities
+from bertkit.tasks.qa_decoding import window_probabilities
 
 from .reference_qa_decode import reference_answers
 

@@ -14,7 +14,8 @@ from .tasks.embeddings import Embedder, WordVector, cosine_matrix
 from .tasks.fill_mask import Fill, FillMask
 from .tasks.ner import Entity, EntityTagger, NEROptions
 from .tasks.nsp import NextSentence, NextSentencePredictor
-from .tasks.qa import Answer, QAOptions, QuestionAnswerer, decode_answers
+from .tasks.qa import QAOptions, QuestionAnswerer
+from .tasks.qa_decoding import Answer, decode_answers
 
 __all__ = [
     "Answer",

@@ -72,7 +72,8 @@ def qa(
     plot: PlotOpt = None,
 ) -> None:
     """Answer a question from a context of any length (long contexts go through overlapping windows)."""
-    from ..tasks.qa import Answer, QuestionAnswerer
+    from ..tasks.qa import QuestionAnswerer
+    from ..tasks.qa_decoding import Answer
 
     exactly_one(("--context", context), ("--context-file", context_file))
     text = read_text(context_file) if context_file is not None else str(context)

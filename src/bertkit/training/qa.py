@@ -25,7 +25,8 @@ import numpy as np
 from ..errors import InputError
 from ..loading import Model, load, quiet_transformers
 from ..runtime import cpu_threads
-from ..tasks.qa import MASKED_LOGIT, QAOptions, QuestionAnswerer
+from ..tasks.qa import QAOptions, QuestionAnswerer
+from ..tasks.qa_decoding import MASKED_LOGIT
 from .batches import forward_in_fp32, padded_inputs, rows_hash
 from .checkpoints import copy_model_files, load_weights
 from .fit import FitResult, Job, LoopConfig, check_start, fit

@@ -12,7 +12,7 @@ trained on exactly the windows it later decodes. Labels come from each window's 
 A window that does not hold the whole answer is labelled with its CLS position for both start and end,
 the "no answer here" slot that decoding also reads.
 
-`roundtrip_check` runs every gold answer through features → labels → `tasks.qa.decode_answers` and says
+`roundtrip_check` runs every gold answer through features → labels → `tasks.qa_decoding.decode_answers` and says
 which answers cannot come back exactly, and why (most often: the answer starts or ends inside a token).
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 from ..decoding import max_context_score, strip_span
 from ..encoding import QAWindows, qa_windows
 from ..errors import InputError
-from ..tasks.qa import decode_answers
+from ..tasks.qa_decoding import decode_answers
 from .metrics import exact_match, korquad_normalize, squad_normalize
 from .qa_data import QAExample
 
