@@ -37,7 +37,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +46,6 @@ from ..encoding import default_stride, require_text, token_windows
 from ..errors import InputError
 from .base import Task
 
-Aggregation = Literal["none", "simple", "first", "average", "max"]
 AGGREGATIONS: tuple[str, ...] = ("none", "simple", "first", "average", "max")
 WORD_AGGREGATIONS = ("first", "average", "max")
 
