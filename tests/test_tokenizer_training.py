@@ -15,8 +15,8 @@ from bertkit.errors import DataError, InputError
 from bertkit.files import squad_articles
 from bertkit.tokenizer_training import compare, load_source_tokenizer, train_tokenizer
 
-from .conftest import DATA, TOKENIZERS
 from .cli.test_cli import run
+from .conftest import DATA, TOKENIZERS
 
 TEXT = DATA / "text"
 CODE_EXAMPLE = 'def add_numbers(a, b):\n    """Add the two numbers `a` and `b`."""\n    return a + b'

@@ -94,7 +94,7 @@ def hangul_exact(base: Any, syllables: Sequence[str]) -> Any:
     )
     steps = [bert, normalizers.NFD(), normalizers.StripAccents(), normalizers.NFC(), normalizers.Lowercase()]
     spec["normalizer"] = json.loads(normalizers.Sequence(steps).__getstate__())
-    splits = [pre_tokenizers.BertPreTokenizer()]
+    splits: list[Any] = [pre_tokenizers.BertPreTokenizer()]
     rare = rare_syllable_class(syllables)
     if rare:
         splits.append(pre_tokenizers.Split(Regex(rare), behavior="isolated"))
@@ -180,7 +180,7 @@ def broken_boundaries(offsets: Sequence[tuple[int, int]], text: str) -> list[int
     >>> broken_boundaries([(0, 2), (2, 3)], "서울에")   # 서울 is one token: the boundary 1 is inside it
     [1]
     """
-    inside = set()
+    inside: set[int] = set()
     for start, end in offsets:
         inside.update(range(start + 1, end))
     return [

@@ -11,8 +11,8 @@ from bertkit import AttentionInspector, InputError, load
 from bertkit.runtime import Runtime
 from bertkit.tasks.attention import select
 
-from ..conftest import tokenizer
 from ..cli.test_cli import run
+from ..conftest import tokenizer
 
 TEXT = "The animal didn't cross the street because it was too tired."
 

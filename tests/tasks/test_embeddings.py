@@ -11,8 +11,8 @@ import pytest
 from bertkit import Embedder, InputError, cosine_matrix
 from bertkit.tasks.embeddings import check_layers, find_word, word_span, word_tokens
 
-from ..conftest import tokenizer
 from ..cli.test_cli import run
+from ..conftest import tokenizer
 
 APPLES = ["Apple is huge enterprise", "I am eating an apple", "The apple fell from the tree"]
 SENTENCES = [

@@ -10,8 +10,8 @@ import pytest
 from bertkit import FillMask, InputError
 from bertkit.tasks.fill_mask import pipeline_shape, top_k_indices
 
-from ..conftest import TOKENIZERS, tokenizer
 from ..cli.test_cli import run
+from ..conftest import TOKENIZERS, tokenizer
 
 
 def build_tiny_bert_mlm(path):

@@ -13,14 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bertkit.errors import InputError
-from bertkit.loading import Model
 from bertkit.decoding import best_window_tokens, token_context_scores
 from bertkit.encoding import token_windows
+from bertkit.errors import InputError
+from bertkit.loading import Model
 from bertkit.tasks.ner import AGGREGATIONS, EntityTagger, NEROptions, decode_entities
 
-from ..conftest import TOKENIZERS, tokenizer
 from ..cli.test_cli import run
+from ..conftest import TOKENIZERS, tokenizer
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
 SYLVAIN = "My name is Sylvain and I work at Hugging Face in Brooklyn."

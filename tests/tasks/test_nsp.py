@@ -10,8 +10,8 @@ import pytest
 from bertkit import InputError, NextSentencePredictor
 from bertkit.tasks.nsp import pair_inputs, rank
 
-from ..conftest import tokenizer
 from ..cli.test_cli import run
+from ..conftest import tokenizer
 
 FIRST = "I went to the store after work."
 CANDIDATES = [
