@@ -33,3 +33,15 @@ def test_every_task_class_is_a_task():
     classes = (QuestionAnswerer, EntityTagger, FillMask, NextSentencePredictor, Embedder, AttentionInspector)
     assert all(issubclass(c, Task) for c in classes)
     assert {c.task for c in classes} == {"qa", "ner", "mlm", "nsp", "base"}
+
+
+def test_options_change_by_keyword_and_misspelt_names_fail(tiny_qa):
+    from bertkit import QAOptions
+
+    context = "John lives in New York City. Mary lives in Paris."
+    by_keyword = tiny_qa("Where does John live?", context, top_k=3)
+    assert len(by_keyword) == 3
+    assert by_keyword == tiny_qa("Where does John live?", context, QAOptions(top_k=3))
+    assert len(tiny_qa("Where does John live?", context, QAOptions(top_k=3), top_k=2)) == 2
+    with pytest.raises(TypeError, match="top_kk"):
+        tiny_qa("Where does John live?", context, top_kk=3)

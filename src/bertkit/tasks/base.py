@@ -10,14 +10,32 @@ A task class names the head it loads and how long its windows are by default:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from ..encoding import ModelInputs
 from ..loading import Model, load
 from ..runtime import Runtime
+
+Options = TypeVar("Options")
+
+
+def with_changes(options: Options | None, default: type[Options], changes: dict[str, Any]) -> Options:
+    """`options` (default `default()`) with some fields changed, so `qa(q, c, top_k=3)` reads as it should
+    and a misspelt field is an error, never ignored:
+
+    >>> from bertkit.tasks.qa import QAOptions
+    >>> with_changes(None, QAOptions, {"top_k": 3}).top_k
+    3
+    >>> with_changes(QAOptions(top_k=2), QAOptions, {"topk": 3})
+    Traceback (most recent call last):
+    TypeError: QAOptions.__init__() got an unexpected keyword argument 'topk'
+    """
+    chosen = options if options is not None else default()
+    return dataclasses.replace(chosen, **changes) if changes else chosen  # type: ignore[type-var]
 
 
 class Task:

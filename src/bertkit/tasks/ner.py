@@ -44,7 +44,7 @@ import numpy as np
 from ..decoding import best_window_tokens, softmax, strip_span
 from ..encoding import default_stride, require_text, token_windows
 from ..errors import InputError
-from .base import Task
+from .base import Task, with_changes
 
 AGGREGATIONS: tuple[str, ...] = ("none", "simple", "first", "average", "max")
 WORD_AGGREGATIONS = ("first", "average", "max")
@@ -314,9 +314,9 @@ class EntityTagger(Task):
         id2label = self.id2label
         return [id2label[i] for i in range(len(id2label))]
 
-    def __call__(self, text: str, options: NEROptions | None = None) -> list[Entity]:
-        """The entities of one text."""
-        return self.tag_many([text], options)[0]
+    def __call__(self, text: str, options: NEROptions | None = None, **changes: Any) -> list[Entity]:
+        """The entities of one text: `tagger(text, aggregation="first")` (`changes`: `NEROptions` fields)."""
+        return self.tag_many([text], options, **changes)[0]
 
     def token_logits(
         self, texts: Sequence[str], max_length: int | None = None, stride: int | None = None
@@ -340,18 +340,21 @@ class EntityTagger(Task):
             "index": tokens["position"] + windows.prefix,
         }
 
-    def tag_many(self, texts: Sequence[str], options: NEROptions | None = None) -> list[list[Entity]]:
+    def tag_many(
+        self, texts: Sequence[str], options: NEROptions | None = None, **changes: Any
+    ) -> list[list[Entity]]:
         """Entities of many texts at once: all windows of all texts are batched together.
 
         Args:
             texts: the texts.
             options: how to tag (default `NEROptions()`).
+            changes: `NEROptions` fields to change; a name that is not a field is a TypeError.
         """
         if isinstance(texts, str):
             raise InputError("texts must be a list of strings, not one string: use tagger(text)")
+        options = with_changes(options, NEROptions, changes)
         if not texts:
             return []
-        options = options or NEROptions()
         tokens = self.token_logits(texts, options.max_length, options.stride)
         return decode_entities(
             tokens["logits"],

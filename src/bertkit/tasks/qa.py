@@ -15,7 +15,7 @@ import numpy as np
 
 from ..encoding import QAWindows, qa_windows
 from ..errors import InputError
-from .base import Task
+from .base import Task, with_changes
 from .qa_decoding import Answer, check_decoding, decode_answers, window_probabilities
 
 
@@ -87,24 +87,32 @@ class QuestionAnswerer(Task):
     task = "qa"
     preferred_max_length = 384
 
-    def __call__(self, question: str, context: str, options: QAOptions | None = None) -> list[Answer]:
-        """The top answers for one question about one context."""
-        return self.answer_many([question], [context], options)[0]
+    def __call__(
+        self, question: str, context: str, options: QAOptions | None = None, **changes: Any
+    ) -> list[Answer]:
+        """The top answers for one question about one context: `qa(question, context, top_k=3)`.
+
+        Args:
+            options: how to answer (default `QAOptions()`).
+            changes: `QAOptions` fields to change (`top_k=3`); a name that is not a field is a TypeError.
+        """
+        return self.answer_many([question], [context], options, **changes)[0]
 
     def answer_many(
-        self, questions: list[str], contexts: list[str], options: QAOptions | None = None
+        self, questions: list[str], contexts: list[str], options: QAOptions | None = None, **changes: Any
     ) -> list[list[Answer]]:
         """Answer many questions at once: all windows of all documents are batched together.
 
         Args:
             questions, contexts: parallel lists.
             options: how to answer (default `QAOptions()`).
+            changes: `QAOptions` fields to change, as in `__call__`.
         """
         if len(questions) != len(contexts):
             raise InputError(f"got {len(questions)} questions but {len(contexts)} contexts")
+        options = with_changes(options, QAOptions, changes)
         if not questions:
             return []
-        options = options or QAOptions()
         windows, start_logits, end_logits = self.logits(questions, contexts, options)
         return decode_with_options(start_logits, end_logits, windows, contexts, options)
 
@@ -120,7 +128,9 @@ class QuestionAnswerer(Task):
         out = self.run(windows, ("start_logits", "end_logits"))
         return windows, out["start_logits"], out["end_logits"]
 
-    def explain(self, question: str, context: str, options: QAOptions | None = None) -> dict[str, Any]:
+    def explain(
+        self, question: str, context: str, options: QAOptions | None = None, **changes: Any
+    ) -> dict[str, Any]:
         """Answers plus what the model saw: per window, tokens, segments and start/end probabilities.
 
         Returns `{"answers": [...], "locations": [...], "windows": [{"tokens", "segments", "offsets",
@@ -129,7 +139,7 @@ class QuestionAnswerer(Task):
         the answer's first and last token there), None for the empty answer. Pictures (start/end bars,
         token segments with the answer outlined) are drawn from this.
         """
-        options = options or QAOptions()
+        options = with_changes(options, QAOptions, changes)
         windows, start_logits, end_logits = self.logits([question], [context], options)
         answers = decode_with_options(start_logits, end_logits, windows, [context], options)[0]
         p_start = window_probabilities(start_logits, windows.context_mask, windows.cls_index)
