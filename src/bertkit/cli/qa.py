@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,25 +38,51 @@ NoAnswerOpt = Annotated[
 NullThresholdOpt = Annotated[float, typer.Option(help="With --no-answer: lower it to abstain more often.")]
 
 
-def qa_options(
-    top_k: int,
-    max_answer_len: int,
-    max_length: int | None,
-    stride: int,
-    no_answer: bool,
-    null_threshold: float,
-) -> QAOptions:
-    """The options of both commands, by their library names."""
-    return QAOptions(
-        top_k=top_k,
-        max_answer_len=max_answer_len,
-        max_length=max_length,
-        stride=stride,
-        handle_impossible_answer=no_answer,
-        null_threshold=null_threshold,
-    )
+# The options of `qa` and `qa-batch`, declared once: (command-line name, QAOptions field, annotation).
+QA_OPTIONS = (
+    ("top_k", "top_k", TopKOpt),
+    ("max_answer_len", "max_answer_len", MaxAnswerLenOpt),
+    ("max_length", "max_length", ModelMaxLengthOpt),
+    ("stride", "stride", StrideOpt),
+    ("no_answer", "handle_impossible_answer", NoAnswerOpt),
+    ("null_threshold", "null_threshold", NullThresholdOpt),
+)
 
 
+def takes_qa_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` the QA options in place of its `options: QAOptions` parameter, and call it with the
+    `QAOptions` they make. Typer reads the command's signature, so `--help` lists them where `options` is.
+
+        @takes_qa_options
+        def qa(question: ..., options: QAOptions, dtype: ...) -> None: ...
+        # bertkit qa -q Q --top-k 3 --dtype bf16  →  qa(question=Q, options=QAOptions(top_k=3), dtype="bf16")
+    """
+    signature = inspect.signature(command, eval_str=True)
+    shared = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default(QAOptions, field), annotation=kind
+        )
+        for name, field, kind in QA_OPTIONS
+    ]
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        parameters.extend(
+            shared
+            if parameter.name == "options"
+            else [parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)]
+        )
+
+    @functools.wraps(command)
+    def with_options(**values: Any) -> None:
+        options = QAOptions(**{field: values.pop(name) for name, field, _ in QA_OPTIONS})
+        command(options=options, **values)
+
+    with_options.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_options.__annotations__ = {p.name: p.annotation for p in parameters}
+    return with_options
+
+
+@takes_qa_options
 def qa(
     question: Annotated[str, typer.Option("--question", "-q", help="The question.")],
     context: Annotated[
@@ -61,12 +90,7 @@ def qa(
     ] = None,
     context_file: Annotated[Path | None, typer.Option(help="Read the context from a UTF-8 file.")] = None,
     model: ModelOpt = None,
-    top_k: TopKOpt = default(QAOptions, "top_k"),
-    max_answer_len: MaxAnswerLenOpt = default(QAOptions, "max_answer_len"),
-    max_length: ModelMaxLengthOpt = default(QAOptions, "max_length"),
-    stride: StrideOpt = default(QAOptions, "stride"),
-    no_answer: NoAnswerOpt = default(QAOptions, "handle_impossible_answer"),
-    null_threshold: NullThresholdOpt = default(QAOptions, "null_threshold"),
+    options: QAOptions = QAOptions(),
     dtype: DtypeOpt = "fp32",
     as_json: JsonOpt = False,
     plot: PlotOpt = None,
@@ -77,7 +101,6 @@ def qa(
 
     exactly_one(("--context", context), ("--context-file", context_file))
     text = read_text(context_file) if context_file is not None else str(context)
-    options = qa_options(top_k, max_answer_len, max_length, stride, no_answer, null_threshold)
     answerer = QuestionAnswerer(model, dtype=dtype)
     if plot is None:
         answers = answerer(question, text, options)
@@ -95,25 +118,20 @@ def qa(
     out.print(table)
 
 
+@takes_qa_options
 def qa_batch(
     input_path: Annotated[
         Path, typer.Argument(metavar="INPUT", help="JSONL {id, question, context} or SQuAD JSON.")
     ],
     output_path: Annotated[Path, typer.Argument(metavar="OUTPUT", help="JSONL {id, answers} written here.")],
     model: ModelOpt = None,
-    top_k: TopKOpt = default(QAOptions, "top_k"),
-    max_answer_len: MaxAnswerLenOpt = default(QAOptions, "max_answer_len"),
-    max_length: ModelMaxLengthOpt = default(QAOptions, "max_length"),
-    stride: StrideOpt = default(QAOptions, "stride"),
-    no_answer: NoAnswerOpt = default(QAOptions, "handle_impossible_answer"),
-    null_threshold: NullThresholdOpt = default(QAOptions, "null_threshold"),
+    options: QAOptions = QAOptions(),
     dtype: DtypeOpt = "fp32",
 ) -> None:
     """Answer every question of a file; windows of many documents are batched together."""
     from ..tasks.qa import QuestionAnswerer
     from ..tasks.qa_batch import answer_file, count_questions
 
-    options = qa_options(top_k, max_answer_len, max_length, stride, no_answer, null_threshold)
     answerer = QuestionAnswerer(model, dtype=dtype)
     show_notes(answerer.model.notes)
     counts: dict[str, Any]

@@ -25,7 +25,4 @@ Models are the ones named at start (`ServerConfig`): a request never names a mod
 from .app import create_app, serve
 from .config import TASK_CLASSES, ServerConfig, parse_task_models
 
-# The name the CLI's `serve` imports today; it goes once the CLI calls parse_task_models.
-OPTIONAL_TASKS = TASK_CLASSES
-
-__all__ = ["ServerConfig", "create_app", "parse_task_models", "serve"]
+__all__ = ["TASK_CLASSES", "ServerConfig", "create_app", "parse_task_models", "serve"]
