@@ -4,6 +4,28 @@
 >>> qa = bertkit.QuestionAnswerer("path/to/qa-model")  # doctest: +SKIP
 >>> qa("Where does John live?", "John lives in New York City.")  # doctest: +SKIP
 [Answer(answer='New York City', start=14, end=27, score=0.97)]
+
+Every task is encode → run → decode: pure encoding and decoding functions around one runtime.
+
+    encoding.py          windows with stride, offsets, sequence ids, word ids (QA and token windows), token_table
+    runtime.py           the one place that knows torch: batching by length, padding, dtype, scoped threads
+    decoding.py          shared decoding pieces: softmax, the max-context score, span trimming
+    loading.py           hub id | local dir | embedded default → tokenizer + model (safetensors only)
+    default_models.py    the shipped defaults (deltas.py: int4/int8 deltas over the MiniLM weights)
+    files.py             atomic writes, UTF-8 reading, streamed SQuAD JSON; squad_format.py: the one SQuAD
+                         walker; corpus.py: streamed corpora (text, blocks, JSONL, SQuAD)
+    hangul.py            the Hangul-exact tokenizer (every syllable boundary a token boundary)
+    particles.py         Korean particles glued inside a WordPiece token: where a span really ends
+    errors.py            one exception per failure kind, with its exit code and HTTP status
+    tasks/               base.py (model + runtime + limits) and one module per task: qa (+ qa_decoding,
+                         qa_batch), ner, fill_mask, nsp, embeddings, attention
+    training/            fit.py (the one loop) over batches, optimizer, checkpoints, processes, progress;
+                         qa.py / ner.py / mlm.py (trainers) with qa_data|qa_loading|qa_records|qa_features,
+                         ner_data|ner_features, mlm_data; metrics.py (+ squad_v2.py), predictions.py
+    tokenizer_training.py, tokenizer_recipes.py
+    viz/                 pictures: style, layout (one token-box layout), token_boxes, qa, attention, entities
+    cli/                 typer commands, one module per group, options → one library call (_util: shared)
+    server/              FastAPI: config, schemas, errors, limits, worker (models + QA batching), routes/; web/
 """
 
 from .encoding import qa_windows, token_table
