@@ -12,7 +12,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bertkit import QuestionAnswerer  # noqa: E402
-from bertkit.training.qa_data import QADataset, buried, load_qa_file  # noqa: E402
+from bertkit.training.qa_data import QADataset, buried  # noqa: E402
+from bertkit.training.qa_loading import load_qa_file  # noqa: E402
 
 DATA = Path(os.environ.get("BERTKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
