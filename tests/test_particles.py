@@ -24,6 +24,8 @@ def end_of(context: str, answer_with_tail: str, token: str) -> str:
         ("부산으로 갔다.", "부산으로", "산으로", "부산"),
         ("서울로 갔다.", "서울로", "울로", "서울"),  # 로 follows ㄹ
         ("1990년에 태어났다.", "1990년에", "0년에", "1990년"),
+        ("ABC방송사에서 일했다.", "ABC방송사에", "사에", "ABC방송사"),  # ##사에 ##서: the particle 에서 runs on
+        ("서울에서 태어났다.", "서울에", "울에", "서울"),
     ],
 )
 def test_glued_particles_are_cut(context, span, token, expected):
@@ -39,7 +41,7 @@ def test_glued_particles_are_cut(context, span, token, expected):
         ("작은 마을 하나", "마을", "마을"),  # 을 never follows a vowel: 마 + 을 is impossible
         ("국가 대표", "국가", "국가"),  # 가 never follows a final consonant
         ("가을 하늘", "가을", "가을"),
-        ("서울에서 태어났다.", "서울에", "울에"),  # the word goes on: 서울에|서
+        ("서울시청에 갔다.", "서울시", "울시"),  # the word goes on, and 청에 is no particle
         ("철수는 서울에 삽니다.", "에", "에"),  # a token that is only the particle is not cut
     ],
 )

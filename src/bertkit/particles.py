@@ -12,7 +12,7 @@ decoding, training labels and `bertkit data check`. It cuts a particle off the e
 
 1. the span's last token continues past where the particle starts (the particle is glued inside the token;
    a token that is only the particle, as a Hangul-exact tokenizer gives, is never cut);
-2. the token ends the word (what follows is not a Hangul syllable);
+2. the particle ends the word (it may run on past the token: ##사에 ##서 is 사 + 에서);
 3. the particle agrees with the syllable before it: 을/은/이/과/으로… follow a final consonant (받침),
    를/는/가/와/로… follow a vowel (로 also follows ㄹ). 마을, 가을, 국가, 작가 are never cut;
 4. the word is not in the lexicon of words that end like a particle but are whole words (고양이, 민주주의,
@@ -81,33 +81,41 @@ def whole_words() -> frozenset[str]:
     return frozenset(LEXICON.read_text(encoding="utf-8").split())
 
 
-def word_at_end(text: str, end: int) -> str:
-    """The run of Hangul syllables that ends at `end`: word_at_end("정육점을 운영", 4) == "정육점을"."""
-    start = end
+def word_around(text: str, position: int) -> tuple[int, int]:
+    """The run of Hangul syllables around the boundary `position`: word_around("정육점을 운영", 3) == (0, 4)."""
+    start, end = position, position
     while start > 0 and is_syllable(text[start - 1]):
         start -= 1
-    return text[start:end]
+    while end < len(text) and is_syllable(text[end]):
+        end += 1
+    return start, end
 
 
 def particle_end(context: str, start: int, token_start: int, token_end: int) -> int:
     """The end of the span `context[start:token_end]` once a particle glued inside its last token
     (`context[token_start:token_end]`) is cut off; `token_end` when there is none (see the module rules).
+    The particle runs to the end of the word, maybe past the token (##사에 ##서: 방송사 + 에서).
 
     >>> particle_end("그는 정육점을 운영했다", 3, 5, 7)      # tokens 정 ##육 ##점을
+    6
+    >>> particle_end("ABC방송사에서 일했다", 0, 5, 7)      # tokens ... ##사에 ##서
     6
     >>> particle_end("고양이가 의자에 앉습니다", 0, 1, 3)   # ##양이 ends 고양이, a whole word
     3
     """
-    if token_end < len(context) and is_syllable(context[token_end]):
-        return token_end  # rule 2: the word goes on
-    word = word_at_end(context, token_end)
+    word_start, word_end = word_around(context, token_end)
+    word = context[word_start:word_end]
     if word in whole_words():
         return token_end  # rule 4
     for particle in PARTICLES:
-        cut = token_end - len(particle)
-        # Rule 1 (glued inside the token, something left before it), then rule 3; a longer particle that
-        # fails gives way to a shorter one (에서는 → 는).
-        if word.endswith(particle) and cut > max(start, token_start) and is_syllable(context[cut - 1]):
+        cut = word_end - len(particle)
+        # Rule 1 (the particle starts inside the last token, something left before it), then rule 3; a
+        # longer particle that fails gives way to a shorter one (에서는 → 는).
+        if (
+            word.endswith(particle)
+            and max(start, token_start) < cut < token_end
+            and is_syllable(context[cut - 1])
+        ):
             if agrees(context[cut - 1], particle):
                 return cut
     return token_end

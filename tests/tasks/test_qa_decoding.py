@@ -250,3 +250,26 @@ def test_explain_segments_an_unknown_token_by_where_it_comes_from(tiny_qa):
         ("y", "context"),
         ("[SEP]", "special"),
     ]
+
+
+def test_a_particle_glued_into_the_last_token_is_cut_off(tok_mbert):
+    """mBERT tokenizes 정육점을 as 정 ##육 ##점을: a span ending on ##점을 is answered 정육점 (particles.py),
+    and 고양이 (##양이, a whole word) is not cut."""
+    from bertkit.tasks.qa_decoding import decode_answers as decode
+
+    for context, gold, whole in [
+        ("그는 동네 정육점을 운영했다.", "정육점", "정육점을"),
+        ("고양이 한 마리가 의자에 앉았다.", "고양이", "고양이"),
+    ]:
+        windows = qa_windows(tok_mbert, ["무엇?"], [context], max_length=64, stride=16)
+        offsets = windows.offsets[0]
+        start = context.index(gold)
+        first = next(t for t, (a, b) in enumerate(offsets) if windows.context_mask[0][t] and a == start)
+        last = next(
+            t for t, (a, b) in enumerate(offsets) if windows.context_mask[0][t] and b == start + len(whole)
+        )
+        starts, ends = np.zeros(len(offsets)), np.zeros(len(offsets))
+        starts[first], ends[last] = 30.0, 30.0
+        (answer,) = decode([starts], [ends], windows, [context])[0]
+        assert (answer.answer, answer.start, answer.end) == (gold, start, start + len(gold))
+        assert answer.token_end == last

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bertkit import QAOptions, decode_answers, qa_windows
+from bertkit.particles import particle_end
 
 # Hangul syllables and jamo, Latin with combining marks, emoji (outside the BMP), zero-width characters,
 # CJK, punctuation and assorted whitespace.
@@ -35,11 +36,14 @@ def test_offsets_slice_the_context(tok_mbert, context, seed, top_k):
         assert 0 <= answer.start < answer.end <= len(context)
         assert not answer.answer[0].isspace() and not answer.answer[-1].isspace()
         # The decoder says where the answer came from: its first and last tokens, context tokens of a
-        # window of this document whose offsets begin and end the answer.
+        # window of this document whose offsets begin and end the answer (the last one may go on by a
+        # Korean particle that was cut off: particles.particle_end).
         w, first, last = answer.window, answer.token_start, answer.token_end
         assert w is not None and first is not None and last is not None and first <= last
         assert windows.context_mask[w][first] and windows.context_mask[w][last]
-        assert windows.offsets[w][first][0] == answer.start and windows.offsets[w][last][1] == answer.end
+        token_start, token_end = windows.offsets[w][last]
+        assert windows.offsets[w][first][0] == answer.start
+        assert answer.end == particle_end(context, answer.start, token_start, token_end)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

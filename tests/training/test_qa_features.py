@@ -49,10 +49,11 @@ def example(context: str, answer: str, start: int | None = None, qid: str = "q")
     return QAExample(qid, "who?", context, (GoldAnswer(answer, start),))
 
 
-def check_all_token_boundary_answers_come_back(result: dict) -> None:
+def check_all_token_boundary_answers_come_back(result: dict, particle_cuts: int = 0) -> None:
+    """Every answer on token boundaries comes back but `particle_cuts` whose ending the Korean particle
+    rule takes for a particle; each answer that differs says why."""
     assert result["token_boundary_total"] > 0
-    assert result["token_boundary_exact"] == result["token_boundary_total"]
-    assert result["exact"] == result["token_boundary_exact"]  # an answer cut inside a token cannot come back
+    assert result["token_boundary_exact"] == result["token_boundary_total"] - particle_cuts
     assert result["total"] == result["exact"] + len(result["differ"])
     for case in result["differ"]:
         assert "unexplained" not in case["reason"], case
@@ -67,9 +68,12 @@ def test_roundtrip_squad_with_bert_base_uncased(tok_uncased):
 
 def test_roundtrip_korquad_with_mbert(tok_mbert):
     result = roundtrip_check(tok_mbert, shared_examples("korquad-v1.0-dev.json", 300), metric="korquad")
-    check_all_token_boundary_answers_come_back(result)
-    # mBERT glues particles to nouns (바키치가 → 바, ##키, ##치가): the gold 바키치 ends inside a token
-    assert any("ends inside token" in case["reason"] for case in result["differ"])
+    # mBERT glues particles to nouns (바키치가 → 바, ##키, ##치가): the gold 바키치 ends inside a token, and
+    # the particle rule gives it back. It takes the 와 of the name 시나가와 for a particle (its one loss).
+    check_all_token_boundary_answers_come_back(result, particle_cuts=1)
+    assert result["exact"] == 298  # of 300 (without the particle rule: 265)
+    cut = [case for case in result["differ"] if "particle" in case["reason"]]
+    assert [(case["gold"], case["got"]) for case in cut] == [("시나가와", "시나가")]
 
 
 def test_roundtrip_with_small_windows_splits_answers_and_still_recovers_them(tok_uncased):

@@ -19,7 +19,9 @@ How spans of *different* windows compare is where the two differ:
 
 On a one-window document both rank spans identically. A span seen in two overlapping windows is one
 answer (kept with its best score), and a span is never widened to whole words: a Korean answer 서울 inside
-the eojeol 서울에서 stays 서울.
+the eojeol 서울에서 stays 서울. Where a WordPiece vocabulary glues a Korean particle into the span's last
+token (mBERT: 정 ##육 ##점을), the span ends before the particle (정육점), by `particles.particle_end`: the
+same rule labels training data and scores `bertkit data check`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import numpy as np
 from ..decoding import softmax
 from ..encoding import QAWindows
 from ..errors import InputError
+from ..particles import is_syllable, particle_end
 
 # Logit given to tokens that cannot be part of an answer (as the reference pipeline does).
 MASKED_LOGIT = -10000.0
@@ -58,7 +61,8 @@ class Answer:
     are left out of equality and of `to_dict` (so JSON output is the same with or without them):
 
         windows.offsets[a.window][a.token_start][0] == a.start
-        windows.offsets[a.window][a.token_end][1] == a.end
+        windows.offsets[a.window][a.token_end][1] == a.end    (>= a.end when a glued Korean particle
+                                                              was cut off the last token: ##점을 → 점)
     """
 
     answer: str
@@ -176,6 +180,23 @@ def _odds_shares(band: _SpanBand, spans: _Spans, sample: np.ndarray, n_docs: int
     return np.exp(spans.rank - doc_mass[sample[spans.window]])
 
 
+def _particle_ends(
+    contexts: list[str],
+    doc: np.ndarray,
+    char_start: np.ndarray,
+    char_end: np.ndarray,
+    token_start: np.ndarray,
+) -> np.ndarray:
+    """`char_end` of each span, moved before a Korean particle glued inside its last token (which starts
+    at `token_start`); spans that do not end on a Hangul syllable are left as they are."""
+    ends = char_end.copy()
+    for i in range(len(ends)):
+        text, end = contexts[int(doc[i])], int(ends[i])
+        if end > 0 and is_syllable(text[end - 1]):
+            ends[i] = particle_end(text, int(char_start[i]), int(token_start[i]), end)
+    return ends
+
+
 def _top_per_document(
     doc: np.ndarray, char_start: np.ndarray, char_end: np.ndarray, rank: np.ndarray, top_k: int
 ) -> np.ndarray:
@@ -256,6 +277,7 @@ def decode_answers(
     doc = windows.sample[spans.window]
     char_start = offsets[spans.window, spans.token_start, 0]
     char_end = offsets[spans.window, spans.token_end, 1]
+    char_end = _particle_ends(contexts, doc, char_start, char_end, offsets[spans.window, spans.token_end, 0])
     answers: list[list[Answer]] = [[] for _ in range(n_docs)]
     best_odds = np.zeros(n_docs)  # the best span's odds against its window's null, per document
     for i in _top_per_document(doc, char_start, char_end, spans.rank, top_k):

@@ -26,6 +26,7 @@ import numpy as np
 from ..decoding import max_context_score, strip_span
 from ..encoding import QAWindows, qa_windows
 from ..errors import InputError
+from ..particles import particle_end
 from ..tasks.qa_decoding import decode_answers
 from .metrics import exact_match, korquad_normalize, squad_normalize
 from .qa_data import QAExample
@@ -349,4 +350,9 @@ def differ_reason(
         reasons.append(f"gold starts with {context[start:token_start]!r}, which no token covers")
     if token_end < end:
         reasons.append(f"gold ends with {context[token_end:end]!r}, which no token covers")
+    decoded_end = particle_end(context, token_start, int(offsets[end_token, 0]), token_end)
+    if decoded_end < end:
+        reasons.append(
+            f"the gold's ending {context[decoded_end:end]!r} was cut as a Korean particle (particles.py)"
+        )
     return "; ".join(reasons) or "decoded span differs (unexplained)"
