@@ -163,3 +163,30 @@ def test_the_default_tokenizer_keeps_every_shipped_syllable():
         ".",
         "[SEP]",
     ]
+
+
+def test_korean_text_gets_the_hangul_exact_tokenizer_by_default():
+    from bertkit.loading import load_tokenizer
+
+    korean = load_tokenizer(None, texts=["철수는 서울에 삽니다."])
+    english = load_tokenizer(None, texts=["John lives in New York City."])
+    assert len(korean) > len(english) == 30522
+    assert korean.tokenize("서울에") == ["서", "##울", "##에"]
+
+
+def test_every_korquad_answer_on_syllable_boundaries_comes_back():
+    """`bertkit data check korquad-v1.0-dev.json --tokenizer default`: every gold answer is labelled and
+    decoded exactly (one gold has a trailing space, which no token covers; the KorQuAD metric ignores it)."""
+    from bertkit.hangul import default_tokenizer
+    from bertkit.training.qa_features import roundtrip_check
+    from bertkit.training.qa_loading import load_qa_file
+
+    from .conftest import DATA
+
+    path = DATA / "korquad-v1.0-dev.json"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
+    examples = load_qa_file(path).examples[:300]
+    result = roundtrip_check(default_tokenizer(), examples, 384, 128, metric="korquad")
+    assert result["token_boundary_exact"] == result["token_boundary_total"] == result["exact"]
+    assert result["metric_exact"] == result["total"] == 300

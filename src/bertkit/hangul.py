@@ -41,6 +41,11 @@ def is_syllable(char: str) -> bool:
     return FIRST_SYLLABLE <= ord(char) <= LAST_SYLLABLE
 
 
+def has_hangul(text: str) -> bool:
+    """Whether `text` holds a Hangul syllable (the test that routes Korean text to Korean-capable models)."""
+    return any(FIRST_SYLLABLE <= ord(c) <= LAST_SYLLABLE for c in text)
+
+
 def ks_x_1001_syllables() -> list[str]:
     """The 2,350 syllables of KS X 1001 (the Korean national character set): those EUC-KR encodes in two
     bytes. They cover almost all Korean text in use."""

@@ -10,12 +10,14 @@ import contextlib
 import io
 import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError, ModelLoadError
 from .files import write_dir_atomically
+from .hangul import has_hangul
 
 DEFAULT = "default"  # the embedded default model of a task (trained heads shipped with bertkit)
 BASE = "minilm"  # the bare embedded encoder with a fresh, seeded task head (what training starts from)
@@ -106,11 +108,20 @@ def looks_like_path(name: str) -> bool:
     )
 
 
-def load_tokenizer(name: str | None = None):
-    """Load only a tokenizer (enough for `bertkit tokenize`): a directory, a Hub id or the default."""
+def load_tokenizer(name: str | None = None, *, texts: Iterable[str] = ()):
+    """Load only a tokenizer (enough for `bertkit tokenize`): a directory, a Hub id or the default.
+
+    The default is MiniLM's (bert-base-uncased's) for English, and for `texts` with Hangul in them the
+    Hangul-exact tokenizer of bertkit's Korean-capable encoder (`hangul.default_tokenizer`: the same
+    vocabulary plus S and ##S for 2,511 syllables, so 서울에 is 서 ##울 ##에, not jamo).
+    """
     quiet_transformers()
     from transformers import AutoTokenizer
 
+    if name in (None, DEFAULT) and any(has_hangul(text) for text in texts):
+        from .hangul import default_tokenizer
+
+        return default_tokenizer()
     if name in (None, DEFAULT):
         path = str(minilm_dir())
     else:

@@ -36,7 +36,8 @@ def tokenize(
     from ..encoding import token_table
     from ..loading import load_tokenizer
 
-    windows = token_table(load_tokenizer(model), text, pair, max_length=max_length, stride=stride)
+    tokenizer = load_tokenizer(model, texts=(text, pair or ""))
+    windows = token_table(tokenizer, text, pair, max_length=max_length, stride=stride)
     if plot is not None:
         save_plot(lambda viz: viz.tokens_figure(windows), plot)
     if as_json:
