@@ -142,3 +142,28 @@ def test_cli_pretrains_from_scratch_and_evaluates(capsys, monkeypatch, tmp_path,
         capsys, monkeypatch, "train", "mlm", str(tmp_path / "none.txt"), "--output", str(tmp_path / "o")
     )
     assert code == 2 and "not found" in err
+
+
+def test_train_embeddings_from_moves_only_the_new_rows(tmp_path, tok_uncased, documents):
+    """A grown vocabulary (hangul.extend_model) trains its new rows while the base rows stay bit-exact."""
+    model = tiny_model(tok_uncased, nsp=False)
+    embeddings = model.module.get_input_embeddings().weight
+    before = embeddings.detach().clone()
+    first_new = 20_000  # rows from here on play the new vocabulary (the corpus uses ids on both sides)
+    config = MLMTrainConfig(
+        output_dir=str(tmp_path / "out"),
+        epochs=1,
+        lr=5e-3,
+        batch_size=4,
+        max_length=48,
+        weight_decay=0.1,
+        train_embeddings_from=first_new,
+    )
+    train(model, documents[:24], config, None, progress=False, threads=1)
+    after = model.module.get_input_embeddings().weight.detach()
+    assert (after[:first_new] == before[:first_new]).all()
+    assert not (after[first_new:] == before[first_new:]).all()
+    with pytest.raises(InputError, match="train_embeddings_from"):
+        MLMTrainConfig(
+            output_dir=str(tmp_path / "x"), freeze_embeddings=True, train_embeddings_from=5
+        ).check()

@@ -85,6 +85,8 @@ class LoopConfig:
         group_by_length: batch rows of similar length together (less padding).
         freeze_embeddings: keep the word embeddings as they are (a fine-tuned model then differs from
             its base only in the encoder and head, which keeps a shipped delta small).
+        train_embeddings_from: train only the word-embedding rows from this id on (a vocabulary grown by
+            `hangul.extend_model`: the new syllables learn, the base rows stay exactly as they were).
     """
 
     output_dir: str = "runs/model"
@@ -102,6 +104,7 @@ class LoopConfig:
     save_every_steps: int = 0
     group_by_length: bool = True
     freeze_embeddings: bool = False
+    train_embeddings_from: int | None = None
 
     def check(self) -> None:
         """Raise `InputError` for settings that cannot work."""
@@ -112,6 +115,10 @@ class LoopConfig:
             raise InputError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.weight_decay < 0 or self.max_grad_norm < 0:
             raise InputError("weight_decay and max_grad_norm must not be negative")
+        if self.train_embeddings_from is not None and (
+            self.freeze_embeddings or self.train_embeddings_from < 0
+        ):
+            raise InputError("train_embeddings_from is a row id >= 0, and it goes without freeze_embeddings")
         if self.max_steps is not None and self.max_steps < 1:
             raise InputError(f"max_steps must be at least 1, got {self.max_steps}")
         if self.save_every_steps < 0:
@@ -217,6 +224,18 @@ def fit(
     return run.finish()
 
 
+def keep_rows_below(weight: Any, first_trained: int) -> None:
+    """Zero the gradient of rows `[0, first_trained)` of `weight` at every backward pass, so AdamW never
+    moves them (their moments stay 0; the weight must also be left out of weight decay)."""
+
+    def masked(grad: Any) -> Any:
+        grad = grad.clone()
+        grad[:first_trained] = 0
+        return grad
+
+    weight.register_hook(masked)
+
+
 class Run:
     """One call of `fit`: the module with its optimizer and schedule, the loop state that checkpoints
     hold, and the rows seen and time spent (for the rate).
@@ -236,9 +255,13 @@ class Run:
         self.stop_at = min(total_steps, config.max_steps or total_steps)
         if world > 1:
             broadcast_weights(self.module)
+        embeddings = self.module.get_input_embeddings().weight
         if config.freeze_embeddings:
-            self.module.get_input_embeddings().weight.requires_grad_(False)
-        self.optimizer = make_optimizer(self.module, config.lr, config.weight_decay)
+            embeddings.requires_grad_(False)
+        if config.train_embeddings_from is not None:
+            keep_rows_below(embeddings, config.train_embeddings_from)
+        undecayed = [embeddings] if config.train_embeddings_from is not None else []
+        self.optimizer = make_optimizer(self.module, config.lr, config.weight_decay, undecayed=undecayed)
         self.scheduler = linear_scheduler(self.optimizer, config.warmup_ratio, total_steps)
         self.settings, self.defaults = run_settings(config, job.settings, world)
         self.state: dict[str, Any] = {

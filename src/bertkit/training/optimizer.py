@@ -3,24 +3,26 @@ decay of the learning rate, as BERT's fine-tuning recipes use."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
-def make_optimizer(module: Any, lr: float, weight_decay: float) -> Any:
+def make_optimizer(module: Any, lr: float, weight_decay: float, undecayed: Sequence[Any] = ()) -> Any:
     """AdamW over the trainable parameters; matrices decay, vectors (biases, LayerNorm weights) do not.
 
     Args:
         module: the torch module being trained.
         lr: the peak learning rate.
         weight_decay: AdamW's decay of the matrices.
+        undecayed: matrices that must not decay either (embeddings whose base rows are kept as they are).
     """
     import torch
 
     params = [p for p in module.parameters() if p.requires_grad]
+    kept = {id(p) for p in undecayed}
     groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+        {"params": [p for p in params if p.ndim >= 2 and id(p) not in kept], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2 or id(p) in kept], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=lr)
 
