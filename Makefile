@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install system-packages lint bench default-model default-heads clean
+.PHONY: run test install system-packages lint bench default-model default-heads korean-encoder clean
 
 $(BIN)/bertkit: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -66,6 +66,13 @@ default-heads: install
 	$(BIN)/python scripts/default_heads.py train ner
 	$(BIN)/python scripts/default_heads.py evaluate ner > runs/default-ner-eval.json
 	$(BIN)/python scripts/default_heads.py package ner --metrics runs/default-ner-eval.json
+
+# The Korean-capable encoder (issue 12): the Hangul-exact vocabulary grown over the default pre-training model,
+# then masked-LM + NSP on Korean and English text (about 45 minutes on 2 cores; resumable: add RESUME=--resume).
+korean-encoder: install
+	$(BIN)/python scripts/korean_encoder.py init
+	$(BIN)/python scripts/korean_encoder.py train $(RESUME)
+	$(BIN)/python scripts/korean_encoder.py evaluate > runs/korean-encoder/eval.json
 
 clean:
 	rm -rf $(VENV) .venv-ref build dist *.egg-info

@@ -2,6 +2,18 @@
 then masked-LM adaptation of the default pre-training model on Korean and English text (issue 12).
 
     python scripts/korean_encoder.py syllables    # src/bertkit/data/hangul-syllables.txt (seconds)
+    python scripts/korean_encoder.py init         # runs/korean-encoder/init: the default pre-training model
+                                                  # (fill-mask + NSP heads) with the vocabulary grown (seconds)
+    python scripts/korean_encoder.py train [--resume] [--max-steps N]
+                                                  # masked-LM + NSP on Korean and English text (~45 min, 2 cores)
+    python scripts/korean_encoder.py evaluate [--model DIR]   # held-out masked top-1/top-5, NSP (JSON)
+
+Growing the vocabulary: `hangul.extend_model` appends S and ##S rows for each syllable, each the mean of the
+base rows of its jamo tokens (what MiniLM saw for that syllable). Training moves only those new rows of the
+embedding matrix (`train_embeddings_from`): the 30,522 base rows stay bit-exact, so a shipped delta holds
+the new rows and the encoder, and English tokens keep their embeddings. The encoder and heads train at a
+lower rate than a fresh pre-training (lr 5e-5) on a mix of about two Korean tokens to one English token,
+so English does not degrade (`evaluate` scores both).
 
 The syllables are KS X 1001's 2,350 plus every syllable seen at least twice in the Korean *training* text
 here: Korean Wikipedia (../shared/data/text/kowiki, filtered against every Korean evaluation set), the NSMC
@@ -28,6 +40,30 @@ KOREAN_TEXT = [
     DATA / "text" / "klue-sentences-ko.txt",
 ]
 KOREAN_QA_TRAIN = [DATA / "korquad-v1.0-train.json", DATA / "tydiqa" / "tydiqa-goldp-ko-train.json"]
+ENGLISH_QA_TRAIN = [
+    DATA / "squad-v1.1-train.json",
+    DATA / "tydiqa" / "tydiqa-goldp-en-train.json",
+    DATA / "qa-extra" / "squad-v1.1-train-first11.json",
+    DATA / "squadshifts" / "new_wiki_v1.0.json",
+    DATA / "squadshifts" / "amazon_reviews_v1.0.json",
+    DATA / "squadshifts" / "reddit_v1.0.json",
+]
+RUNS = ROOT / "runs" / "korean-encoder"
+KOWIKI_EVERY = 6  # every sixth kowiki file: ~5.7 M characters, about 2 Korean tokens to 1 English
+HELD_OUT_EVERY = 50
+TRAINING = dict(
+    epochs=1,
+    lr=5e-5,
+    batch_size=32,
+    warmup_ratio=0.03,
+    weight_decay=0.01,
+    max_length=128,
+    mask_prob=0.15,
+    nsp=True,
+    bf16=True,
+    seed=0,
+    save_every_steps=200,
+)
 
 
 def korean_training_texts():
@@ -35,6 +71,83 @@ def korean_training_texts():
 
     for path in KOREAN_TEXT + KOREAN_QA_TRAIN:
         yield from read_texts(path)
+
+
+def paragraphs(path: Path) -> list[str]:
+    """A kowiki file's paragraphs (article headers `# <id>\t<title>` left out)."""
+    from bertkit.corpus import read_texts
+
+    return [t for t in read_texts(path) if not t.startswith("# ") and len(t) > 40]
+
+
+def qa_contexts(paths: list[Path]) -> list[str]:
+    from bertkit.training.qa_loading import load_qa_file
+
+    return [c for path in paths for c in dict.fromkeys(e.context for e in load_qa_file(path).examples)]
+
+
+def documents() -> tuple[list[str], list[str], list[str], list[str]]:
+    """(Korean training, Korean held-out, English training, English held-out) documents, in a fixed order.
+    Held out: every 50th Korean Wikipedia paragraph, every 20th wikitext-2 paragraph (as default_heads.py)."""
+    from bertkit.corpus import read_texts
+    from bertkit.training.mlm_data import held_out
+
+    wiki = [p for path in KOREAN_TEXT[: len(KOREAN_TEXT) - 2 : KOWIKI_EVERY] for p in paragraphs(path)]
+    ko_train, ko_held = held_out(wiki, HELD_OUT_EVERY)
+    ko_train += [t for path in KOREAN_TEXT[-2:] for t in read_texts(path)] + qa_contexts(KOREAN_QA_TRAIN)
+    english = [t.strip() for t in read_texts(DATA / "text" / "wikitext2-test-raw.txt")]
+    en_train, en_held = held_out([t for t in english if not (t.startswith("=") and t.endswith("="))], 20)
+    en_train += qa_contexts(ENGLISH_QA_TRAIN)
+    return ko_train, ko_held, en_train, en_held
+
+
+def interleave(a: list[str], b: list[str]) -> list[str]:
+    """a and b mixed evenly in one list (the loop shuffles batches, this keeps each chunk of rows mixed)."""
+    out, step = [], len(a) / max(1, len(b))
+    j = 0
+    for i, text in enumerate(a):
+        out.append(text)
+        while j < len(b) and j * step <= i:
+            out.append(b[j])
+            j += 1
+    return out + b[j:]
+
+
+def init(args) -> None:
+    from tokenizers import Tokenizer
+
+    from bertkit.hangul import SYLLABLES, as_transformers, extend_model, hangul_exact
+    from bertkit.loading import load, minilm_dir
+
+    model = load("default", "pretraining")
+    base = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
+    grown = hangul_exact(base, list(SYLLABLES.read_text(encoding="utf-8").strip()))
+    extend_model(model.module, base, grown)
+    out = RUNS / "init"
+    model.module.save_pretrained(out)
+    as_transformers(grown).save_pretrained(out)
+    print(f"{out}: vocabulary {base.get_vocab_size():,} → {grown.get_vocab_size():,}", file=sys.stderr)
+
+
+def train(args) -> None:
+    import json
+
+    from bertkit.training.mlm import MLMTrainConfig
+    from bertkit.training.mlm import train as run
+
+    ko_train, ko_held, en_train, en_held = documents()
+    print(
+        f"Korean: {len(ko_train):,} documents ({sum(map(len, ko_train)):,} characters), {len(ko_held):,} held out; "
+        f"English: {len(en_train):,} ({sum(map(len, en_train)):,} characters), {len(en_held):,} held out",
+        file=sys.stderr,
+    )
+    config = MLMTrainConfig(
+        output_dir=str(RUNS / "model"), max_steps=args.max_steps, train_embeddings_from=30522, **TRAINING
+    )
+    result = run(
+        str(RUNS / "init"), interleave(ko_train, en_train), config, ko_held + en_held, resume=args.resume
+    )
+    print(json.dumps({"best": result.best, "history": result.history}, default=str))
 
 
 def syllables(args) -> None:
@@ -52,6 +165,25 @@ def syllables(args) -> None:
     )
 
 
+def evaluate(args) -> None:
+    import json
+
+    from bertkit.loading import load
+    from bertkit.training.mlm import MLMTrainConfig
+    from bertkit.training.mlm import evaluate as score
+    from bertkit.training.mlm_data import pretraining_rows
+
+    _, ko_held, _, en_held = documents()
+    config = MLMTrainConfig(**{k: v for k, v in TRAINING.items() if k != "save_every_steps"})
+    model = load(args.model or str(RUNS / "model"), "pretraining")
+    report = {}
+    for name, held in (("kowiki-held-out", ko_held), ("wikitext2-held-out", en_held)):
+        rows = pretraining_rows(model.tokenizer, held, config.max_length, nsp=True, seed=config.seed + 1)
+        report[name] = {k: round(v, 2) for k, v in score(model, rows, config).items()}
+        print(name, report[name], file=sys.stderr, flush=True)
+    print(json.dumps(report, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -59,8 +191,14 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("syllables")
     p.add_argument("--min-count", type=int, default=2)
+    sub.add_parser("init")
+    p = sub.add_parser("train")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--max-steps", type=int, default=None, help="stop there (resumable)")
+    p = sub.add_parser("evaluate")
+    p.add_argument("--model", default=None)
     args = parser.parse_args()
-    {"syllables": syllables}[args.command](args)
+    {"syllables": syllables, "init": init, "train": train, "evaluate": evaluate}[args.command](args)
 
 
 if __name__ == "__main__":
