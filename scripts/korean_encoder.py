@@ -48,7 +48,8 @@ ENGLISH_QA_TRAIN = [
     DATA / "squadshifts" / "amazon_reviews_v1.0.json",
     DATA / "squadshifts" / "reddit_v1.0.json",
 ]
-RUNS = ROOT / "runs" / "korean-encoder"
+# BERTKIT_RUNS puts the run elsewhere (e.g. outside a work tree that is laid anew between sessions).
+RUNS = Path(os.environ.get("BERTKIT_RUNS", ROOT / "runs")) / "korean-encoder"
 KOWIKI_EVERY = 6  # every sixth kowiki file: ~5.7 M characters, about 2 Korean tokens to 1 English
 HELD_OUT_EVERY = 50
 TRAINING = dict(
