@@ -1,8 +1,10 @@
-"""Files, written once: atomic writes (a file or a directory is whole or absent, fsync'd with its folder),
-UTF-8 reading with one-line errors, and a streaming reader of SQuAD-format JSON.
+"""Files, written once: destinations checked before the work (`check_writable`), atomic writes (a file or a
+directory is whole or absent, fsync'd with its folder), UTF-8 reading with one-line errors, and a streaming
+reader of SQuAD-format JSON.
 
 Every module that writes or reads a user's file goes through these, so a crash never leaves a half-written
-output and every unreadable input is a `DataError` that names the file:
+output, a destination that cannot be written is an `OutputError` before any work, and every unreadable input
+is a `DataError` that names the file:
 
 >>> import tempfile
 >>> with tempfile.TemporaryDirectory() as folder:
@@ -13,14 +15,68 @@ output and every unreadable input is a `DataError` that names the file:
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
-from .errors import DataError
+from .errors import DataError, OutputError
+
+# --- destinations, checked before the work ------------------------------------------------------------------
+
+
+def check_writable(path: str | Path, kind: Literal["file", "dir"] = "file") -> Path:
+    """`path`, checked before any work to be somewhere that can be written, or an `OutputError` naming why.
+
+    Args:
+        path: the destination.
+        kind: "file" (it must not be a directory; its folder must exist and take new files) or "dir" (it
+            must not be a file; it or its nearest existing parent folder must take new entries: missing
+            folders are made by the writer).
+
+    Writability is tried, not guessed from permission bits: a temporary file is made and removed there (so a
+    read-only file system, or a folder that even root cannot write, is caught too).
+
+    >>> check_writable("no/such/folder/answers.jsonl")
+    Traceback (most recent call last):
+    bertkit.errors.OutputError: no/such/folder/answers.jsonl: folder no/such/folder does not exist
+    """
+    path = Path(path)
+    if kind == "file":
+        if path.is_dir():
+            raise OutputError(f"{path}: is a directory, not a file")
+        folder = path.parent
+        if not folder.exists():
+            raise OutputError(f"{path}: folder {folder} does not exist")
+    else:
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"{path}: is a file, not a directory")
+        folder = path
+        while not folder.exists():  # Path("a/b").parent is Path("a"), and Path(".") exists
+            folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(f"{path}: {folder} is a file, not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".bertkit-write-check-", dir=folder)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write in {folder} ({e.strerror or type(e).__name__})") from None
+    os.close(handle)
+    os.unlink(probe)
+    return path
+
+
+def is_same_file(a: str | Path, b: str | Path) -> bool:
+    """True when `a` and `b` name one file: the same path, a symbolic link to it, or a hard link."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): compare where they lead
+        return os.path.realpath(a) == os.path.realpath(b)
+
 
 # --- writing ------------------------------------------------------------------------------------------------
 
@@ -63,6 +119,25 @@ def move_into_place(done: str | Path, final: str | Path) -> Path:
     os.replace(done, final)
     fsync_dir(final.parent)
     return final
+
+
+def write_file_or_rescue(path: str | Path, write: Callable[[IO[Any]], object], *, what: str) -> Path:
+    """`write_file_atomically(path, write)`, keeping finished work when that fails at the end (the folder went
+    away, the disk is full): the same content goes to a new file in the system's temporary folder, and the
+    `OutputError` says where (`what` names the content: "predictions").
+    """
+    path = Path(path)
+    try:
+        return write_file_atomically(path, write)
+    except OSError as e:
+        reason = f"cannot write {path} ({e.strerror or type(e).__name__})"
+    try:
+        handle, name = tempfile.mkstemp(prefix=f"bertkit-{path.stem}-", suffix=path.suffix)
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            write(f)
+    except OSError:
+        raise OutputError(reason) from None
+    raise OutputError(f"{reason}; the {what} were written to {name} instead")
 
 
 def write_text_atomically(path: str | Path, text: str) -> Path:
@@ -146,6 +221,15 @@ def read_text(path: str | Path) -> str:
             raise DataError(f"{path}: not UTF-8 text (byte {e.start})") from None
 
 
+def sha256_of(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks (the file is never held whole)."""
+    digest = hashlib.sha256()
+    with _open(path, binary=True) as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def read_lines(path: str | Path) -> list[str]:
     """The lines of a UTF-8 text file (CRLF line ends allowed)."""
     return read_text(path).splitlines()
@@ -211,11 +295,17 @@ def squad_articles(path: str | Path, chunk_size: int = 1 << 16) -> Iterator[Any]
 
 
 class _JsonReader:
-    """A window onto a JSON file: `value()` decodes the next value, reading more until it is whole."""
+    """A window onto a JSON file: `value()` decodes the next value, reading more until it is whole.
+
+    The bytes are decoded here, not by a text-mode file, so a byte that is not UTF-8 is named by its place
+    in the file: "not UTF-8 text (byte 70)", as `read_text` says it.
+    """
 
     def __init__(self, path: Path, chunk_size: int):
-        self.path, self.file = path, open_text(path)
+        self.path, self.file = path, _open(path, binary=True)
         self.chunk_size, self.buffer, self.pos, self.eof = chunk_size, "", 0, False
+        self.utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.bytes_read, self.chars_read = 0, 0
         self.decoder = json.JSONDecoder()
 
     def close(self) -> None:
@@ -225,16 +315,24 @@ class _JsonReader:
         return DataError(f'{self.path} is not SQuAD-format JSON ({what}; expected {{"data": [...]}})')
 
     def more(self) -> bool:
-        """Read more text, at least as much as is pending (so a long value costs O(n), not O(n²))."""
+        """Read more text, at least as much as is pending (so a long value costs O(n), not O(n²)); False at
+        the end of the file."""
         if self.eof:
             return False
+        raw = self.file.read(max(self.chunk_size, len(self.buffer) - self.pos))
+        pending = len(self.utf8.getstate()[0])  # bytes of a character cut by the previous read
         try:
-            chunk = self.file.read(max(self.chunk_size, len(self.buffer) - self.pos))
-        except UnicodeDecodeError as e:
-            raise DataError(f"{self.path}: not UTF-8 text ({e.reason})") from None
+            chunk = self.utf8.decode(raw, final=not raw)
+        except UnicodeDecodeError as e:  # e.start counts from the pending bytes
+            raise DataError(
+                f"{self.path}: not UTF-8 text (byte {self.bytes_read - pending + e.start})"
+            ) from None
+        if self.chars_read == 0 and chunk.startswith("\ufeff"):
+            chunk = chunk[1:]  # a byte-order mark
+        self.bytes_read, self.chars_read = self.bytes_read + len(raw), self.chars_read + len(chunk)
         self.buffer, self.pos = self.buffer[self.pos :] + chunk, 0
-        self.eof = not chunk
-        return bool(chunk)
+        self.eof = not raw
+        return bool(raw)
 
     def skip_space(self) -> None:
         while True:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, ModelLoadError
-from .files import write_dir_atomically
+from .files import check_writable, write_dir_atomically
 from .hangul import has_hangul
 
 DEFAULT = "default"  # the embedded default model of a task (trained heads shipped with bertkit)
@@ -324,7 +324,7 @@ def export_model(model: Model, output: str | Path) -> Path:
         model: what to save.
         output: the directory; it must not exist, or be empty.
     """
-    output = Path(output)
+    output = check_writable(output, "dir")
     if output.exists() and any(output.iterdir()):
         raise ModelLoadError(f"{output} already exists and is not empty")
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from .corpus import CorpusStats, corpus_format, iter_batches, nonempty_batches
 from .errors import InputError, ModelLoadError
-from .files import require_file, write_dir_atomically
+from .files import check_writable, require_file, write_dir_atomically
 from .tokenizer_recipes import Recipe, build_recipe, finish_recipe, recipe_summary
 
 BYTE_ALPHABET = 256  # byte-level BPE starts from every byte
@@ -155,6 +155,7 @@ def _check_files(corpus: Sequence[str | Path], output: str | Path, vocab_size: i
     output = Path(output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise InputError(f"output {output} already exists and is not empty")
+    check_writable(output, "dir")
     if vocab_size < 1:
         raise InputError("--vocab-size must be positive")
     return output

@@ -152,6 +152,10 @@ def write_jsonl(path, rows):
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
+def args_for(tmp_path, tiny_qa_dir, output):
+    return ["qa-batch", str(tmp_path / "in.jsonl"), str(tmp_path / output), "--model", str(tiny_qa_dir)]
+
+
 def test_qa_batch_jsonl_and_resume(capsys, monkeypatch, tmp_path, tiny_qa_dir):
     rows = [
         {"id": f"q{i}", "question": "Where?", "context": f"Place number {i} is here. " * (1 + 30 * (i % 3))}
@@ -178,9 +182,20 @@ def test_qa_batch_jsonl_and_resume(capsys, monkeypatch, tmp_path, tiny_qa_dir):
         for a in line["answers"]:
             assert row["context"][a["start"] : a["end"]] == a["answer"]
 
-    # An interrupted run: 4 answers written and a torn line; the rerun answers only the rest.
+    # An interrupted run (stopped before OUTPUT was written), cut to its header, 4 answers and a torn line;
+    # the rerun answers only the rest.
+    import bertkit.tasks.qa_batch
+
+    def interrupted(output):
+        raise KeyboardInterrupt
+
+    again_args = [*args_for(tmp_path, tiny_qa_dir, "again.jsonl"), "--top-k", "2"]
+    with monkeypatch.context() as patch:
+        patch.setattr(bertkit.tasks.qa_batch, "finish", interrupted)
+        assert run(capsys, monkeypatch, *again_args)[0] == 130
     partial = tmp_path / "again.jsonl.partial"
-    partial.write_text("\n".join(json.dumps(x) for x in lines[:4]) + '\n{"id": "q4", "ans')
+    header, *records = partial.read_text().splitlines(keepends=True)
+    partial.write_text(header + "".join(records[:4]) + '{"id": "q4", "ans')
     code, _, err = run(
         capsys,
         monkeypatch,

@@ -59,8 +59,13 @@ def evaluate_qa(
     dtype: EvalDtypeOpt = "fp32",
     as_json: JsonOpt = False,
 ) -> None:
-    """Exact match and F1 of a model (run here) or of a predictions file, with the official metric."""
+    """Exact match and F1 of a model (run here) or of a predictions file, with the official metric.
+
+    Every gold question is scored: one whose answer_start is wrong is kept (the metric compares answer texts
+    only), and a note counts them. A predictions file without a single prediction for the data is an error,
+    not a score of 0.00."""
     from ..errors import InputError
+    from ..files import check_writable
     from ..training.metrics import METRICS, Metric, evaluate_predictions
     from ..training.predictions import read_predictions, write_predictions
     from ._util import exactly_one
@@ -68,23 +73,26 @@ def evaluate_qa(
     exactly_one(("--model", model), ("--predictions", predictions))
     if output is not None and model is None:
         raise InputError("--output writes a model's predictions: it needs --model")
+    if output is not None:
+        check_writable(output, "file")  # before the model runs
     if metric is not None and metric not in METRICS:
         raise InputError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
-    dataset = qa_dataset(data)
+    dataset = qa_dataset(data, scoring_only=True)
     metric = metric or dataset.default_metric
+    predicted: dict[str, str] | None = None
     if predictions is not None:
         golds = dataset.gold_answers()
         scores = evaluate_predictions(golds, read_predictions(predictions), cast(Metric, metric))
     else:
         scores, predicted = run_qa_model(str(model), dataset, metric, max_length, stride, dtype)
-        if output is not None:
-            write_predictions(output, predicted)
     if as_json:
         emit_json(scores)
-        return
-    out.print(qa_scores_table(scores, f"{data.name} ({metric})"))
+    else:
+        out.print(qa_scores_table(scores, f"{data.name} ({metric})"))
     if scores.get("missing"):
         show_notes([f"{scores['missing']} questions have no prediction and score 0"])
+    if output is not None and predicted is not None:  # after the scores: a failed write loses neither
+        write_predictions(output, predicted)
 
 
 def run_qa_model(

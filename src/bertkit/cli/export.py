@@ -16,7 +16,9 @@ def export(
     task: Annotated[str, typer.Option(help="Which head: qa, or base (the encoder alone).")] = "qa",
 ) -> None:
     """Write a model (the default included, merged) as a plain transformers directory."""
+    from ..files import check_writable
     from ..loading import export_model, load
 
+    check_writable(output, "dir")  # before the model loads
     export_model(load(model, task=task), output)
     err.print(f"wrote {output}: loads with transformers' from_pretrained and with bertkit --model {output}")

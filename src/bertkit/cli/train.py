@@ -60,10 +60,14 @@ MLM_HISTORY = [("top-1 %", "masked_accuracy"), ("top-5 %", "top5_accuracy"), ("p
 
 def config_from(config_type: type, output: Path, options: dict[str, Any]) -> Any:
     """The config of type `config_type` with `output_dir=output` and every option named as one of its
-    fields, checked (`options`: a command's `locals()`, taken first thing)."""
+    fields, checked, and --output checked to be a directory that can be written (before any data is read
+    or model loaded; `options`: a command's `locals()`, taken first thing)."""
+    from ..files import check_writable
+
     fields = {f.name for f in dataclasses.fields(config_type)}
     config = config_type(output_dir=str(output), **{k: v for k, v in options.items() if k in fields})
     config.check()
+    check_writable(output, "dir")
     return config
 
 
@@ -119,7 +123,7 @@ def train_qa(
 
     config = config_from(TrainConfig, output, locals())
     examples = [example for path in train for example in qa_dataset(path).examples]
-    eval_data = qa_dataset(eval_file) if eval_file is not None else None
+    eval_data = qa_dataset(eval_file, scoring_only=True) if eval_file is not None else None
     result = run_training(base, examples, config, eval_data, resume=resume)
     report(result, as_json, "evaluation after each epoch", QA_HISTORY, "f1")
 

@@ -71,8 +71,9 @@ def train_tokenizer(
 ) -> None:
     """Train a tokenizer on your corpus: retrain one (--from) or build one (--algorithm)."""
     from .. import tokenizer_training as tt
-    from ..files import require_file
+    from ..files import check_writable, require_file
 
+    check_writable(output, "dir")
     if held_out is not None:
         require_file(held_out, "held-out file")
     result = tt.train_tokenizer(

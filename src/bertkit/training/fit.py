@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..files import write_json_atomically
+from ..files import check_writable, write_json_atomically
 from ..loading import Model
 from .batches import batch_seed, epoch_batches
 from .checkpoints import (
@@ -177,11 +177,12 @@ class FitResult:
 
 
 def check_start(model: Model, config: Any, resume: bool) -> None:
-    """Fail before any work when the rows cannot fit the model or the output holds another run: tasks call
-    it before building their rows (`fit` calls it again, for free)."""
+    """Fail before any work when the rows cannot fit the model, the output cannot be written or holds another
+    run: tasks call it before building their rows (`fit` calls it again, for free)."""
     max_length = getattr(config, "max_length", None)
     if max_length is not None:
         model.check_max_length(max_length)
+    check_writable(config.output_dir, "dir")
     if list_checkpoints(Path(config.output_dir)) and not resume:
         raise InputError(
             f"{config.output_dir} already holds checkpoints: resume with --resume, or use another --output"

@@ -186,11 +186,17 @@ def evaluate_predictions(
 
 
 def _check_arguments(golds: Mapping[str, Sequence[str]], predictions: Mapping[str, str], metric: str) -> None:
-    """Raise `InputError` for an unknown metric, no gold questions, or a prediction that is not a string."""
+    """Raise `InputError` for an unknown metric, no gold questions, no prediction for any of them (which
+    would score 0.00 as if a model had answered badly), or a prediction that is not a string."""
     if metric not in METRICS:
         raise InputError(f"unknown QA metric {metric!r}; expected one of {', '.join(METRICS)}")
     if not golds:
         raise InputError("no gold questions to evaluate")
+    if not any(question_id in predictions for question_id in golds):
+        shown = f" (predicted ids such as {next(iter(predictions))!r})" if predictions else ""
+        raise InputError(
+            f"no prediction is for one of the {len(golds)} gold questions{shown}: nothing to score"
+        )
     for question_id, prediction in predictions.items():
         if not isinstance(prediction, str):
             raise InputError(

@@ -28,19 +28,22 @@ from .qa_records import DatasetBuilder
 _JSON_LINES_SUFFIXES = (".jsonl", ".jsonlines", ".ndjson")
 
 
-def load_qa_file(path: str | Path, *, strict: bool = False) -> QADataset:
+def load_qa_file(path: str | Path, *, strict: bool = False, scoring_only: bool = False) -> QADataset:
     """Load and validate a SQuAD / KorQuAD / TyDi QA GoldP JSON file or a JSON Lines file of flat records.
 
     Args:
         path: the file. ``.jsonl``/``.jsonlines``/``.ndjson`` are read as JSON Lines; any other name as JSON,
             falling back to JSON Lines when the text is several JSON objects, one per line.
         strict: raise ``DataError`` on the first example with a content problem instead of skipping it.
+        scoring_only: the data will be scored, never used for training labels (evaluation): a question whose
+            answer is not at its ``answer_start`` is kept (the metrics use only the answer texts), with a
+            warning that counts them.
 
     Returns:
         The dataset; ``skipped`` lists what was left out and why.
     """
     path = Path(path)
-    builder = DatasetBuilder(str(path), strict)
+    builder = DatasetBuilder(str(path), strict, scoring_only)
     if path.suffix.lower() in _JSON_LINES_SUFFIXES:
         builder.add_records(_parse_json_lines(iter_lines(path), str(path)))
         return builder.finish(version=None)

@@ -8,6 +8,9 @@ What happens to a problem depends on whose it is:
   otherwise the whole example is skipped, recorded in ``QADataset.skipped`` as ``(id, reason)``, and a
   warning gives the count. Skipping the example rather than only its bad answer keeps evaluation honest: a
   question scored against fewer gold answers than its file lists would score lower than it should.
+- data that is only scored (``scoring_only=True``: evaluation) keeps a question whose answer is not at its
+  ``answer_start``: the metrics compare answer texts and never read a position, so dropping it would score
+  a subset. A warning counts these questions; their ``GoldAnswer.start`` is as the file gives it.
 
 Every ``DataError`` is one line naming the file, where in it, and the example id when it has one::
 
@@ -28,11 +31,13 @@ from .qa_data import GoldAnswer, QADataset, QAExample
 class DatasetBuilder:
     """Turns raw records into QAExamples: type checks, duplicate ids, and the skip-or-raise policy."""
 
-    def __init__(self, source: str, strict: bool) -> None:
+    def __init__(self, source: str, strict: bool, scoring_only: bool = False) -> None:
         self.source = source
         self.strict = strict
+        self.scoring_only = scoring_only
         self.examples: list[QAExample] = []
         self.skipped: list[tuple[str, str]] = []
+        self.unlocated: list[tuple[str, str]] = []  # kept for scoring though an answer_start is wrong
         self._where_seen: dict[str, str] = {}
 
     def add_squad_articles(self, articles: Iterable[Any]) -> None:
@@ -52,7 +57,15 @@ class DatasetBuilder:
             self._add(where, record, context, title, self._record_answers(record, where))
 
     def finish(self, version: str | None) -> QADataset:
-        """The dataset; warns (never silently) when examples were skipped."""
+        """The dataset; warns (never silently) when examples were skipped, or kept with wrong positions."""
+        if self.unlocated:
+            first_id, first_reason = self.unlocated[0]
+            warnings.warn(
+                f"{self.source}: {len(self.unlocated)} questions have an answer_start that is wrong (first: id "
+                f"{first_id!r}: {first_reason}); they are scored all the same, as the metrics use only the "
+                "answer texts",
+                stacklevel=3,
+            )
         if self.skipped:
             total = len(self.skipped) + len(self.examples)
             first_id, first_reason = self.skipped[0]
@@ -79,6 +92,11 @@ class DatasetBuilder:
         is_impossible = self._field(qa, "is_impossible", bool, where, qa, default=None)
 
         problem = _content_problem(question, context, answers, is_impossible)
+        misplaced = _position_problem(context, answers) if problem is None else None
+        if misplaced is not None and self.scoring_only:
+            self.unlocated.append((example_id, misplaced))
+        elif misplaced is not None:
+            problem = misplaced
         if problem is not None:
             if self.strict:
                 self._fail(where, example_id, problem)
@@ -166,11 +184,7 @@ def _id_of(qa: dict[str, Any] | None) -> str | None:
 def _content_problem(
     question: str, context: str, answers: list[GoldAnswer], is_impossible: bool | None
 ) -> str | None:
-    """Why this example cannot be used as given, or None when it can.
-
-    Example: context "Paris is in France." with answer ("France", 12) is fine: context[12:18] == "France".
-    With ("France", 11) it is not: context[11:17] == " Franc".
-    """
+    """Why this example cannot be used as given, whatever its answers' positions, or None when it can."""
     if not question.strip():
         return "empty question"
     if not context.strip():
@@ -182,6 +196,16 @@ def _content_problem(
     for index, answer in enumerate(answers):
         if not answer.text:
             return f"answer {index} is empty"
+    return None
+
+
+def _position_problem(context: str, answers: list[GoldAnswer]) -> str | None:
+    """Why an answer is not where its ``answer_start`` says (training labels need it), or None.
+
+    Example: context "Paris is in France." with answer ("France", 12) is fine: context[12:18] == "France".
+    With ("France", 11) it is not: context[11:17] == " Franc".
+    """
+    for index, answer in enumerate(answers):
         if not 0 <= answer.start < len(context):
             return f"answer {index} answer_start {answer.start} is out of range (context has {len(context)} characters)"
         found = context[answer.start : answer.end]
