@@ -31,7 +31,25 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print pure JSON on stdout
 MaxLengthOpt = Annotated[int, typer.Option(help="Tokens per window (special tokens included).")]
 ModelMaxLengthOpt = Annotated[int | None, typer.Option(help="Tokens per window (special tokens included).")]
 StrideOpt = Annotated[int, typer.Option(help="Tokens shared by consecutive windows.")]
-PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also draw a picture to FILE.png or FILE.svg.")]
+
+
+def plot_destination(path: Path | None) -> Path | None:
+    """The callback of every --plot option: a .png or .svg file in a folder that can be written, checked as
+    the command line is read, before any work (`files.check_writable`)."""
+    if path is None:
+        return None
+    from ..files import check_writable
+    from ..viz.style import FORMATS
+
+    if path.suffix.lower() not in FORMATS:
+        raise InputError(f"--plot {path}: use a .png or .svg file name")
+    return check_writable(path, "file")
+
+
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option("--plot", help="Also draw a picture to FILE.png or FILE.svg.", callback=plot_destination),
+]
 DtypeOpt = Annotated[str, typer.Option(help="fp32, or bf16 (faster on CPUs with bf16 units).")]
 
 
@@ -107,14 +125,13 @@ def save_plot(draw: Callable[[Any], Any], path: Path) -> None:
     """Draw with `draw(viz)` and save to path (.png or .svg); a note on stderr says where."""
     from .. import viz
 
-    if path.suffix.lower() not in viz.FORMATS:
-        raise InputError(f"--plot {path}: use a .png or .svg file name")
-    viz.save(draw(viz), path)
+    viz.save(draw(viz), path)  # the path was checked by `plot_destination`
     err.print(f"wrote {path}", markup=False)
 
 
-def qa_dataset(path: Path) -> Any:
-    """`load_qa_file`, with its warning about skipped examples shown as one note on stderr."""
+def qa_dataset(path: Path, *, scoring_only: bool = False) -> Any:
+    """`load_qa_file`, with its warnings (skipped examples; with `scoring_only`, questions kept for scoring
+    though an answer_start is wrong) shown as notes on stderr."""
     import warnings
 
     from ..errors import DataError
@@ -122,7 +139,7 @@ def qa_dataset(path: Path) -> Any:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        dataset = load_qa_file(path)
+        dataset = load_qa_file(path, scoring_only=scoring_only)
     show_notes(str(warning.message) for warning in caught)
     if not dataset.examples:
         raise DataError(f"{path}: no usable examples")

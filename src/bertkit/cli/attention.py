@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._util import JsonOpt, ModelOpt, emit_json, new_table, out, save_plot, show_notes
+from ._util import JsonOpt, ModelOpt, emit_json, new_table, out, plot_destination, save_plot, show_notes
 
 
 def attention(
@@ -30,7 +30,9 @@ def attention(
     plot: Annotated[
         Path | None,
         typer.Option(
-            "--plot", help="Also draw FILE.png or FILE.svg: the layer x head maps, or with --token its bars."
+            "--plot",
+            help="Also draw FILE.png or FILE.svg: the layer x head maps, or with --token its bars.",
+            callback=plot_destination,
         ),
     ] = None,
 ) -> None:

@@ -118,6 +118,18 @@ def qa(
     out.print(table)
 
 
+SkipInvalidOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-invalid",
+        help="Answer the valid rows; write {id, error} for the others (default: refuse the file).",
+    ),
+]
+RestartOpt = Annotated[
+    bool, typer.Option("--restart", help="Discard OUTPUT.partial of an earlier run and start over.")
+]
+
+
 @takes_qa_options
 def qa_batch(
     input_path: Annotated[
@@ -127,15 +139,25 @@ def qa_batch(
     model: ModelOpt = None,
     options: QAOptions = QAOptions(),
     dtype: DtypeOpt = "fp32",
+    skip_invalid: SkipInvalidOpt = False,
+    restart: RestartOpt = False,
 ) -> None:
-    """Answer every question of a file; windows of many documents are batched together."""
+    """Answer every question of a file; windows of many documents are batched together. Every row is checked
+    before any work; an interrupted run resumes (with the same settings, model and input) when rerun."""
     from ..tasks.qa import QuestionAnswerer
-    from ..tasks.qa_batch import answer_file, count_questions
+    from ..tasks.qa_batch import check_batch_paths, prepare_batch
 
+    check_batch_paths(input_path, output_path)  # before the model loads
     answerer = QuestionAnswerer(model, dtype=dtype)
     show_notes(answerer.model.notes)
+    batch = prepare_batch(
+        answerer, input_path, output_path, options, skip_invalid=skip_invalid, restart=restart
+    )
     counts: dict[str, Any]
-    with progress_bar("answering", count_questions(input_path), transient=False) as advance:
-        counts = answer_file(answerer, input_path, output_path, options, on_progress=advance)
+    with progress_bar("answering", batch.scan.rows, transient=False) as advance:
+        counts = batch.run(on_progress=advance)
     resumed = f" ({counts['resumed']} from an earlier run)" if counts["resumed"] else ""
-    err.print(f"wrote {counts['answered'] + counts['resumed']} answers to {output_path}{resumed}")
+    total = counts["answered"] + counts["invalid"] + counts["resumed"]
+    err.print(f"wrote {total} answers to {output_path}{resumed}", markup=False)
+    if counts["invalid"]:
+        show_notes([f"{counts['invalid']} invalid rows have an {{id, error}} record in place of answers"])
