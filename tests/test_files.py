@@ -36,6 +36,27 @@ def test_a_directory_is_replaced_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
+def test_a_directory_written_whole_has_the_modes_of_new_files(tmp_path):
+    # issue 15, finding 12: `bertkit export` wrote model.safetensors with mode 0600 (safetensors' own choice)
+
+    def write(folder):
+        (folder / "weights").write_bytes(b"w")
+        (folder / "weights").chmod(0o600)
+        (folder / "config.json").write_text("{}", encoding="utf-8")
+
+    final = write_dir_atomically(tmp_path / "model", write)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in final.iterdir()}
+    assert modes["weights"] == modes["config.json"] == 0o666 & ~_umask()
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_lines_stream_with_crlf_read_as_lf_and_a_bad_byte_names_its_line(tmp_path):
     path = tmp_path / "t.txt"
     path.write_bytes("\ufeffone\r\ntwo\n\nthree".encode())
@@ -45,6 +66,9 @@ def test_lines_stream_with_crlf_read_as_lf_and_a_bad_byte_names_its_line(tmp_pat
         list(iter_lines(path))
     with pytest.raises(DataError, match=r"t\.txt: not UTF-8 text \(byte 15003\)"):
         read_text(path)
+    path.write_bytes(b'{"data": [{"title": "' + b"x" * 5000 + b'\xe9"}]}')  # SQuAD JSON: the same wording
+    with pytest.raises(DataError, match=r"t\.txt: not UTF-8 text \(byte 5021\)"):
+        list(squad_articles(path, chunk_size=97))
 
 
 def test_missing_files_and_folders_are_one_wording(tmp_path):

@@ -151,16 +151,19 @@ def write_json_atomically(path: str | Path, value: Any, indent: int | None = 2) 
 def write_dir_atomically(final: str | Path, write: Callable[[Path], None]) -> Path:
     """Write a directory as a whole: `write(tmp)` fills `final.tmp`, every file in it is fsync'd, then it
     is renamed into place (an existing `final` is replaced). A crash leaves the old directory or the new one,
-    never a half-written one; a stale `.tmp` is cleared by the next write.
+    never a half-written one; a stale `.tmp` is cleared by the next write. Every file gets the mode a new
+    file gets (0644 under umask 022), whatever its writer chose (safetensors writes 0600).
     """
     final = Path(final)
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    mode = _new_file_mode()
     try:
         write(tmp)
         for path in tmp.rglob("*"):
             if path.is_file():
+                path.chmod(mode)
                 with path.open("rb+") as f:
                     os.fsync(f.fileno())
         fsync_dir(tmp)
@@ -175,6 +178,18 @@ def write_dir_atomically(final: str | Path, write: Callable[[Path], None]) -> Pa
     fsync_dir(final.parent)
     shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _new_file_mode() -> int:
+    """The mode `open` gives a new file: 0o666 less the umask, read from /proc (setting the umask to read it
+    would change it for every thread meanwhile); 0o644 where it cannot be read."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o644
 
 
 # --- reading ------------------------------------------------------------------------------------------------

@@ -132,6 +132,22 @@ def test_finish_writes_the_records_alone(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
 
 
+def test_a_failed_last_write_keeps_every_answer_in_the_partial(tmp_path, monkeypatch):
+    import bertkit.tasks.qa_batch_state
+
+    def no_room(path, write, *, binary=False):
+        raise OSError(28, "No space left on device")
+
+    partial = write_partial(tmp_path, A, B)
+    before = partial.read_bytes()
+    monkeypatch.setattr(bertkit.tasks.qa_batch_state, "write_file_atomically", no_room)
+    with pytest.raises(
+        OutputError, match=r"No space left on device\); every answer is kept in .*out\.jsonl\.partial"
+    ):
+        finish(tmp_path / "out.jsonl")
+    assert partial.read_bytes() == before
+
+
 def test_every_bad_row_is_named(tmp_path):
     # finding 4: a lone surrogate ("\\ud800" in the JSONL), a number for a text, a duplicate id, not JSON
     path = tmp_path / "in.jsonl"

@@ -122,23 +122,23 @@ def answer_file(
     output_path: str | Path,
     options: QAOptions | None = None,
     *,
-    skip_invalid: bool = False,
-    restart: bool = False,
     chunk_size: int = 64,
     on_progress: Callable[[int], None] | None = None,
+    **choices: bool,
 ) -> dict[str, int]:
     """Answer every question of `input_path` into JSONL `output_path`: `prepare_batch`, then `BatchRun.run`.
 
     Args:
         qa: the question answerer to use.
-        options, skip_invalid, restart: see `prepare_batch`.
+        options: how to answer (default `QAOptions()`).
         chunk_size: documents whose windows are batched together (bounds memory).
         on_progress: called with the number of rows finished since the last call.
+        choices: `skip_invalid=True`, `restart=True` (see `prepare_batch`).
 
     Returns:
         `{"answered": ..., "invalid": ..., "resumed": ...}` (see `BatchRun.run`).
     """
-    batch = prepare_batch(qa, input_path, output_path, options, skip_invalid=skip_invalid, restart=restart)
+    batch = prepare_batch(qa, input_path, output_path, options, **choices)
     return batch.run(chunk_size=chunk_size, on_progress=on_progress)
 
 
