@@ -46,7 +46,7 @@ from .checkpoints import (
     run_settings,
     save_checkpoint,
 )
-from .optimizer import linear_scheduler, make_optimizer
+from .optimizer import limit_embedding_training, linear_scheduler, make_optimizer
 from .processes import (
     average_gradients,
     broadcast_weights,
@@ -225,18 +225,6 @@ def fit(
     return run.finish()
 
 
-def keep_rows_below(weight: Any, first_trained: int) -> None:
-    """Zero the gradient of rows `[0, first_trained)` of `weight` at every backward pass, so AdamW never
-    moves them (their moments stay 0; the weight must also be left out of weight decay)."""
-
-    def masked(grad: Any) -> Any:
-        grad = grad.clone()
-        grad[:first_trained] = 0
-        return grad
-
-    weight.register_hook(masked)
-
-
 class Run:
     """One call of `fit`: the module with its optimizer and schedule, the loop state that checkpoints
     hold, and the rows seen and time spent (for the rate).
@@ -256,12 +244,9 @@ class Run:
         self.stop_at = min(total_steps, config.max_steps or total_steps)
         if world > 1:
             broadcast_weights(self.module)
-        embeddings = self.module.get_input_embeddings().weight
-        if config.freeze_embeddings:
-            embeddings.requires_grad_(False)
-        if config.train_embeddings_from is not None:
-            keep_rows_below(embeddings, config.train_embeddings_from)
-        undecayed = [embeddings] if config.train_embeddings_from is not None else []
+        undecayed = limit_embedding_training(
+            self.module, config.freeze_embeddings, config.train_embeddings_from
+        )
         self.optimizer = make_optimizer(self.module, config.lr, config.weight_decay, undecayed=undecayed)
         self.scheduler = linear_scheduler(self.optimizer, config.warmup_ratio, total_steps)
         self.settings, self.defaults = run_settings(config, job.settings, world)

@@ -27,6 +27,25 @@ def make_optimizer(module: Any, lr: float, weight_decay: float, undecayed: Seque
     return torch.optim.AdamW(groups, lr=lr)
 
 
+def limit_embedding_training(module: Any, freeze: bool, train_from: int | None) -> list[Any]:
+    """Freeze the word embeddings, or train only their rows from `train_from` on (a grown vocabulary:
+    the gradient of the base rows is zeroed at every backward pass, so AdamW never moves them). Returns
+    the matrices to leave out of weight decay (decay would move the kept rows too)."""
+    weight = module.get_input_embeddings().weight
+    if freeze:
+        weight.requires_grad_(False)
+    if train_from is None:
+        return []
+
+    def keep_base_rows(grad: Any) -> Any:
+        grad = grad.clone()
+        grad[:train_from] = 0
+        return grad
+
+    weight.register_hook(keep_base_rows)
+    return [weight]
+
+
 def linear_schedule(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
     """Learning-rate factor: 0 → 1 over the warmup, then 1 → 0 at the last step.
 
