@@ -124,6 +124,29 @@ def test_window_errors(tok_uncased, kwargs, message):
         qa_windows(tok_uncased, ["Where does John live?"], ["John lives in New York City."], **kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            dict(max_length=2),
+            "max_length 2 leaves no room for text after 2 special tokens: use max_length >= 3",
+        ),
+        (dict(max_length=True), "max_length must be an integer >= 2, got True"),
+        (dict(max_length=8, stride=1.5), "stride must be an integer >= 0, got 1.5"),
+    ],
+)
+def test_text_window_errors(tok_uncased, kwargs, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        token_table(tok_uncased, "a b c", **kwargs)
+
+
+def test_a_lone_surrogate_is_refused_before_the_tokenizer_sees_it(tok_uncased):
+    with pytest.raises(InputError, match="context is not valid Unicode: character 5 is a lone surrogate"):
+        qa_windows(tok_uncased, ["Who?"], ["John \ud800"])
+    with pytest.raises(InputError, match="pair is not valid Unicode"):
+        token_table(tok_uncased, "a", "\udcff")
+
+
 @pytest.mark.parametrize("question, context", [("", "text"), ("q?", "   "), (None, "text")])
 def test_empty_or_wrong_type(tok_uncased, question, context):
     with pytest.raises(InputError):

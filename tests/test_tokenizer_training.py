@@ -299,6 +299,11 @@ def test_cli_from_scratch_json_and_table(english, tmp_path, capsys, monkeypatch)
         (["CORPUS", "--algorithm", "bpe", "--output", "FULL"], "already exists and is not empty"),
         (["CORPUS", "--algorithm", "sentencepiece"], "unknown algorithm"),
         (["CORPUS", "--from", "GPT2", "--lowercase"], "--from keeps the tokenizer's own"),
+        (
+            ["CORPUS", "--algorithm", "wordpiece", "--vocab-size", "1000000000"],
+            "--vocab-size 1000000000 is too large",
+        ),
+        (["CORPUS", "--algorithm", "wordpiece", "--vocab-size", "0"], "--vocab-size must be an integer >= 1"),
     ],
 )
 def test_cli_errors_are_one_line(english, tmp_path, capsys, monkeypatch, args, message):
@@ -327,3 +332,24 @@ def test_compare_from_scratch_has_no_old(scratch, english):
     new = AutoTokenizer.from_pretrained(str(scratch["wordpiece"]))
     report = compare(english, new)
     assert report["old"] is None and report["new"]["unk_rate"] < 0.01 and report["new"]["tokens_per_word"] > 1
+
+
+@pytest.mark.parametrize("size", [10**9, 10**7, 2.5, True, -3])
+def test_absurd_vocabulary_sizes_are_refused_before_training(english, tmp_path, size):
+    # 10**9 made the Rust trainer abort (asking for 70 GB); 10**7 silently gave a 21,531-entry vocabulary.
+    with pytest.raises(InputError, match="--vocab-size"):
+        train_tokenizer([english], tmp_path / "out", vocab_size=size, algorithm="wordpiece")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_vocabulary_smaller_than_asked_says_so(tmp_path, capsys, monkeypatch):
+    corpus = write(tmp_path / "small.txt", [f"apples and pears, {i} of them" for i in range(50)])
+    result = train_tokenizer([corpus], tmp_path / "api", vocab_size=50_000, algorithm="wordpiece")
+    assert result.vocab_size < 50_000
+    assert result.notes == [
+        f"the vocabulary has {result.vocab_size} entries, fewer than the 50000 asked for: the corpus holds "
+        "nothing more to learn (a larger corpus gives a larger vocabulary)"
+    ]
+    args = ["train-tokenizer", str(corpus), "--algorithm", "wordpiece", "--vocab-size", "50000"]
+    code, _, err = run(capsys, monkeypatch, *args, "--output", str(tmp_path / "cli"), "--json")
+    assert code == 0 and "note: the vocabulary has" in err and "fewer than the 50000 asked for" in err

@@ -17,6 +17,7 @@ Every task is encode → run → decode: pure encoding and decoding functions ar
     hangul.py            the Hangul-exact tokenizer (every syllable boundary a token boundary)
     particles.py         Korean particles glued inside a WordPiece token: where a span really ends
     errors.py            one exception per failure kind, with its exit code and HTTP status
+    checks.py            argument checks written once (texts as valid Unicode, counts, finite numbers)
     tasks/               base.py (model + runtime + limits) and one module per task: qa (+ qa_decoding,
                          qa_batch), ner, fill_mask, nsp, embeddings, attention
     training/            fit.py (the one loop) over batches, optimizer, checkpoints, processes, progress;

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .checks import require_count, require_text
 from .errors import InputError
 
 # The keys of one inspected window, in display order (`bertkit tokenize --json` prints exactly these).
@@ -132,15 +133,6 @@ def require_fits(input_ids: np.ndarray, limit: int) -> None:
         raise InputError(f"the text is {len(input_ids)} tokens long; the model takes at most {limit}")
 
 
-def require_text(value: Any, what: str) -> str:
-    """A non-empty string, or an `InputError` that names the field."""
-    if not isinstance(value, str):
-        raise InputError(f"{what} must be a string, got {type(value).__name__}")
-    if not value.strip():
-        raise InputError(f"{what} is empty")
-    return value
-
-
 def token_count(tokenizer: Any, texts: list[str]) -> list[int]:
     """Tokens of each text without special tokens (never truncated)."""
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]]
@@ -154,17 +146,21 @@ def check_window(tokenizer: Any, max_length: int, stride: int, first_tokens: int
         stride: tokens shared by consecutive windows.
         first_tokens: length in tokens of the text that is never cut (the question), if any.
     """
-    if not isinstance(max_length, int) or max_length < 2:
-        raise InputError(f"max_length must be an integer >= 2, got {max_length!r}")
-    if not isinstance(stride, int) or stride < 0:
-        raise InputError(f"stride must be a non-negative integer, got {stride!r}")
+    require_count(max_length, "max_length", minimum=2)
+    require_count(stride, "stride", minimum=0)
     if stride >= max_length:
         raise InputError(f"stride ({stride}) must be smaller than max_length ({max_length})")
     limit = getattr(tokenizer, "model_max_length", None)
     if isinstance(limit, int) and limit < 100_000 and max_length > limit:
         raise InputError(f"max_length {max_length} exceeds the model's limit of {limit} tokens")
     if first_tokens is None:
-        room = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+        specials = tokenizer.num_special_tokens_to_add(pair=False)
+        room = max_length - specials
+        if room < 1:
+            raise InputError(
+                f"max_length {max_length} leaves no room for text after {specials} special tokens: "
+                f"use max_length >= {specials + 1}"
+            )
         what = "text"
     else:
         used = first_tokens

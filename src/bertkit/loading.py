@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .checks import require_choice
 from .errors import InputError, ModelLoadError
 from .files import check_writable, write_dir_atomically
 from .hangul import has_hangul
@@ -108,6 +109,24 @@ def looks_like_path(name: str) -> bool:
     )
 
 
+def model_name(name: Any) -> str | None:
+    """`name` as `load` takes it: None, or a non-empty string (a `Path` becomes its string); else an
+    `InputError`.
+
+    >>> model_name(Path("models/qa")), model_name(None)
+    ('models/qa', None)
+    >>> model_name(123)
+    Traceback (most recent call last):
+    bertkit.errors.InputError: model must be a directory, a Hub id or None (the embedded default), got int
+    """
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        shown = "an empty string" if isinstance(name, str) else type(name).__name__
+        raise InputError(f"model must be a directory, a Hub id or None (the embedded default), got {shown}")
+    return name
+
+
 def load_tokenizer(name: str | None = None, *, texts: Iterable[str] = ()):
     """Load only a tokenizer (enough for `bertkit tokenize`): a directory, a Hub id or the default.
 
@@ -115,6 +134,7 @@ def load_tokenizer(name: str | None = None, *, texts: Iterable[str] = ()):
     Hangul-exact tokenizer of bertkit's Korean-capable encoder (`hangul.default_tokenizer`: the same
     vocabulary plus S and ##S for 2,511 syllables, so 서울에 is 서 ##울 ##에, not jamo).
     """
+    name = model_name(name)
     quiet_transformers()
     from transformers import AutoTokenizer
 
@@ -151,6 +171,8 @@ def load(
         seed: seeds a head the checkpoint lacks (initialised afresh), as training does with its config's
             seed; None: `"minilm"`'s head from seed 0, any other from torch's global random state.
     """
+    name = model_name(name)
+    require_choice(task, "task", tuple(TASK_AUTO_CLASSES))
     quiet_transformers()
     if seed is None:
         model = _load(name, task)

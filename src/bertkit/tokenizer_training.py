@@ -19,16 +19,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .checks import require_count
 from .corpus import CorpusStats, corpus_format, iter_batches, nonempty_batches
 from .errors import InputError, ModelLoadError
 from .files import check_writable, require_file, write_dir_atomically
 from .tokenizer_recipes import Recipe, build_recipe, finish_recipe, recipe_summary
 
 BYTE_ALPHABET = 256  # byte-level BPE starts from every byte
+# The largest vocabulary trained: the trainers allocate for the size asked before they read a word (10**9
+# made `tokenizers` abort, asking for 70 GB), and the largest real vocabularies are ~256k.
+MAX_VOCAB_SIZE = 1_000_000
 
 
 @dataclass
@@ -43,6 +47,7 @@ class TrainedTokenizer:
         texts, chars: what the corpus held.
         seconds: training time.
         original: with `source`, the tokenizer retrained (for comparisons).
+        notes: what a user should know (a vocabulary smaller than asked for).
     """
 
     tokenizer: Any
@@ -54,6 +59,7 @@ class TrainedTokenizer:
     chars: int
     seconds: float
     original: Any = None
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,8 +102,7 @@ def train_tokenizer(
         show_progress: let `tokenizers` draw its progress bar (stderr).
     """
     _check_recipe_choice(source, algorithm, special_tokens, lowercase, strip_accents)
-    output = _check_files(corpus, output, vocab_size, fmt)
-
+    output = _check_files(corpus, output, vocab_size, fmt, batch_size)
     from .loading import quiet_transformers
 
     quiet_transformers()
@@ -126,7 +131,18 @@ def train_tokenizer(
         chars=stats.chars,
         seconds=seconds,
         original=original,
+        notes=_size_notes(len(tokenizer), vocab_size),
     )
+
+
+def _size_notes(learnt: int, vocab_size: int) -> list[str]:
+    """A note when the trainer stopped short of `vocab_size` (a small corpus has no more to learn)."""
+    if learnt >= vocab_size:
+        return []
+    return [
+        f"the vocabulary has {learnt} entries, fewer than the {vocab_size} asked for: the corpus holds "
+        "nothing more to learn (a larger corpus gives a larger vocabulary)"
+    ]
 
 
 def _check_recipe_choice(
@@ -146,8 +162,11 @@ def _check_recipe_choice(
         )
 
 
-def _check_files(corpus: Sequence[str | Path], output: str | Path, vocab_size: int, fmt: str) -> Path:
-    """Fail before anything is read: corpus files that exist in a known format, an empty output, a size."""
+def _check_files(
+    corpus: Sequence[str | Path], output: str | Path, vocab_size: int, fmt: str, batch_size: int
+) -> Path:
+    """Fail before anything is read: corpus files that exist in a known format, an empty output, sizes."""
+    require_count(batch_size, "batch_size")
     if not corpus:
         raise InputError("no corpus files given")
     paths = [require_file(path, "corpus file") for path in corpus]
@@ -156,8 +175,12 @@ def _check_files(corpus: Sequence[str | Path], output: str | Path, vocab_size: i
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise InputError(f"output {output} already exists and is not empty")
     check_writable(output, "dir")
-    if vocab_size < 1:
-        raise InputError("--vocab-size must be positive")
+    require_count(vocab_size, "--vocab-size")
+    if vocab_size > MAX_VOCAB_SIZE:
+        raise InputError(
+            f"--vocab-size {vocab_size} is too large: bertkit trains at most {MAX_VOCAB_SIZE:,} entries "
+            "(the largest real vocabularies have ~256k)"
+        )
     return output
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -257,3 +258,58 @@ def test_qa_batch_bad_input(capsys, monkeypatch, tmp_path, tiny_qa_dir, content,
     )
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "o.jsonl").exists()
+
+
+# --- every failure a user can cause is a one-line error with exit code 2 (issue 15) ------------------------
+
+BAD_BYTE = os.fsdecode(b"\xff")  # how Python hands a command-line byte that is not UTF-8 to a program
+
+
+def one_line_error(code: int, err: str, message: str) -> bool:
+    return code == 2 and err.startswith("error: ") and err.count("\n") == 1 and message in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["qa", "-q", BAD_BYTE, "-c", "John lives in Paris."],
+        ["qa", "-q", "Who?", "-c", f"John {BAD_BYTE}"],
+        ["tokenize", f"a {BAD_BYTE}"],
+        ["ner", f"Paris {BAD_BYTE}"],
+        ["fill-mask", f"[MASK] {BAD_BYTE}"],
+        ["nsp", "A.", BAD_BYTE],
+        ["embed", "sentence", BAD_BYTE],
+        ["embed", "word", "-w", BAD_BYTE, "apple pie"],
+        ["attention", f"apple {BAD_BYTE}"],
+    ],
+)
+def test_text_that_is_not_utf8_on_the_command_line_is_a_one_line_error(
+    capsys, monkeypatch, tiny_qa_dir, args
+):
+    code, out, err = run(capsys, monkeypatch, *args, "--model", str(tiny_qa_dir))
+    assert one_line_error(code, err, "is not valid Unicode: character"), err
+    assert "U+DCFF; on a command line, a byte that is not UTF-8" in err and out == ""
+
+
+def test_invalid_utf8_argv_in_a_real_process(tiny_qa_dir):
+    import subprocess
+
+    command = [
+        sys.executable,
+        "-c",
+        "from bertkit.cli import main; main()",
+        "qa",
+        "-q",
+        b"\xff",
+        "-c",
+        "Paris.",
+    ]
+    done = subprocess.run([*command, "--model", str(tiny_qa_dir)], capture_output=True, text=True)
+    assert one_line_error(done.returncode, done.stderr, "question is not valid Unicode"), done.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_null_threshold_must_be_finite(capsys, monkeypatch, tiny_qa_dir, value):
+    args = ["qa", "-q", "Who?", "-c", "Paris.", "--no-answer", "--null-threshold", value]
+    code, out, err = run(capsys, monkeypatch, *args, "--model", str(tiny_qa_dir))
+    assert one_line_error(code, err, f"null_threshold must be a finite number, got {value}"), err

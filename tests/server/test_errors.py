@@ -98,3 +98,22 @@ def test_library_errors_get_their_own_status(tmp_path):
 def test_input_and_data_errors_are_422(exc):
     response = asyncio.run(on_bertkit(None, exc))  # type: ignore[arg-type]
     assert response.status_code == 422 and json.loads(response.body) == {"error": str(exc)}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_json_sent_as_another_type_gets_415_saying_what_to_send(client, content_type):
+    body = json.dumps({"question": "Who?", "context": "John lives in Paris."})
+    headers = {} if content_type is None else {"content-type": content_type}
+    for path in ("/v1/qa", "/v1/qa/batch"):
+        r = client.post(path, content=body, headers=headers)
+        assert r.status_code == 415, r.text
+        assert r.json()["error"].startswith("send the body as JSON with Content-Type: application/json (got ")
+        assert (content_type or "no Content-Type") in r.json()["error"]
+    assert post(client, "/v1/qa", "[1]").json() == {
+        "error": "the body must be a JSON object"
+    }  # JSON: as before
+
+
+def test_a_body_that_is_not_utf8_is_malformed_json(client):
+    r = client.post("/v1/qa", content=b'{"question": "\xff"}', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"].startswith("malformed JSON: the body is not UTF-8 JSON")

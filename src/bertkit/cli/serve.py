@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..checks import require_count
 from ._util import ModelOpt, err
 
 
@@ -29,6 +30,7 @@ def serve(
     from ..server import ServerConfig, parse_task_models
     from ..server import serve as run_server
 
+    require_count(port, "--port", minimum=0, maximum=65535)
     config = ServerConfig(
         model=model,
         task_models=parse_task_models(task_model or ()),

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ._util import JsonOpt, emit_json, err, new_table, out
+from ._util import JsonOpt, emit_json, err, new_table, out, show_notes
 
 CorpusArg = Annotated[
     list[Path],
@@ -94,6 +94,7 @@ def train_tokenizer(
         f"loads with AutoTokenizer.from_pretrained",
         markup=False,
     )
+    show_notes(result.notes)
     report = result.to_dict()
     if held_out is not None:
         report |= tt.compare(held_out, result.tokenizer, result.original, fmt=corpus_format, field=field)

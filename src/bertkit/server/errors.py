@@ -1,7 +1,7 @@
 """Every error as JSON `{"error": "..."}` in one line: validation errors worded, statuses mapped once.
 
-400 malformed JSON, 404/405 unknown route or method, 413 body too large, 422 missing/empty/wrong-typed/too
-long fields or input the model cannot take (a `BertkitError` gets its `http_status`: 503 for a model that
+400 malformed JSON, 404/405 unknown route or method, 413 body too large, 415 a body not sent as JSON
+(Content-Type), 422 missing/empty/wrong-typed/too long fields or input the model cannot take (a `BertkitError` gets its `http_status`: 503 for a model that
 cannot load), 503 queue full, 504 request timed out, 500 anything else (a bug).
 """
 
@@ -32,6 +32,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for code, what in (
         (400, "Malformed JSON."),
         (413, "Body too large."),
+        (415, "The body was not sent as JSON (Content-Type: application/json)."),
         (422, "Missing, empty, wrong-typed or too long fields, or input the model cannot take."),
         (503, "Too many queued requests."),
         (504, "The request timed out."),
@@ -103,7 +104,23 @@ def field_problem(e: dict[str, Any], loc: list[str]) -> str:
     return text[0].lower() + text[1:] if text else "is not valid"
 
 
+def is_json_type(content_type: str) -> bool:
+    """Whether a Content-Type header says JSON, as FastAPI decides it before parsing a body.
+
+    >>> is_json_type("application/json; charset=utf-8"), is_json_type("text/plain"), is_json_type("")
+    (True, False, False)
+    """
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    content_type = request.headers.get("content-type", "")
+    whole_body = any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors())
+    if whole_body and not is_json_type(content_type) and request.method == "POST":
+        # FastAPI hands a body of another type to validation as bytes: say what to send instead.
+        got = f"Content-Type {content_type}" if content_type else "no Content-Type"
+        return error(415, f"send the body as JSON with Content-Type: application/json (got {got})")
     return error(*describe_validation(list(exc.errors())))
 
 
@@ -112,6 +129,8 @@ async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
         return error(404, f"not found: {request.url.path}")
     if exc.status_code == 405:
         return error(405, f"method {request.method} not allowed on {request.url.path}")
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        return error(400, "malformed JSON: the body is not UTF-8 JSON text, or is nested too deeply")
     return error(exc.status_code, str(exc.detail))
 
 

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ..checks import surrogate_problem
+
 MAX_QUESTION_CHARS = 1_000
 MAX_TEXT_CHARS = 20_000
 MAX_PLOT_CHARS = 5_000  # figures of longer texts are unreadable anyway
@@ -25,10 +27,9 @@ def not_blank(value: str) -> str:
     """
     if not value.strip():
         raise ValueError("must not be empty or blank")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
+    problem = surrogate_problem(value)
+    if problem is not None:
+        raise ValueError(f"must be valid Unicode text: {problem}")
     return value
 
 

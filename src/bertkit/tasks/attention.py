@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..encoding import require_text, text_inputs
+from ..checks import is_integer, require_texts
+from ..encoding import text_inputs
 from ..errors import InputError
 from .base import Task
 from .embeddings import word_span, word_tokens
@@ -35,7 +36,7 @@ def check_index(value: int | None, size: int, what: str) -> int | None:
     """
     if value is None:
         return None
-    if not isinstance(value, int) or not -size <= value < size:
+    if not is_integer(value) or not -size <= value < size:
         raise InputError(
             f"{what} {value} does not exist: the model has {size} {what}s (0..{size - 1}, or -1 for the last)"
         )
@@ -227,8 +228,7 @@ class AttentionInspector(Task):
 
     def weights_many(self, texts: list[str]) -> list[AttentionWeights]:
         """Attention of several texts, batched; each text must fit in one model input."""
-        for text in texts:
-            require_text(text, "text")
+        require_texts(texts, "texts")
         if not texts:
             return []
         batch = self.model.tokenizer(texts, return_offsets_mapping=True)

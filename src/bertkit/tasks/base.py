@@ -16,7 +16,9 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from ..checks import require_count
 from ..encoding import ModelInputs
+from ..errors import InputError
 from ..loading import Model, load
 from ..runtime import Runtime
 
@@ -34,6 +36,8 @@ def with_changes(options: Options | None, default: type[Options], changes: dict[
     Traceback (most recent call last):
     TypeError: QAOptions.__init__() got an unexpected keyword argument 'topk'
     """
+    if options is not None and not isinstance(options, default):
+        raise InputError(f"options must be a {default.__name__}, got {type(options).__name__}")
     chosen = options if options is not None else default()
     return dataclasses.replace(chosen, **changes) if changes else chosen  # type: ignore[type-var]
 
@@ -61,6 +65,10 @@ class Task:
         threads: int | None = None,
         max_tokens: int | None = None,
     ):
+        if threads is not None:
+            require_count(threads, "threads")
+        if max_tokens is not None:
+            require_count(max_tokens, "max_tokens")
         if isinstance(model, Model):
             if self.attn_implementation is not None:
                 model.module.set_attn_implementation(self.attn_implementation)

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ..encoding import TextInputs, require_text, text_inputs
+from ..checks import is_integer, require_choice, require_count, require_text, require_texts
+from ..encoding import TextInputs, text_inputs
 from ..errors import InputError
 from ..loading import DEFAULT, Model, minilm_dir
 from .base import Task
@@ -53,7 +54,7 @@ def word_span(text: str, word: str, occurrence: int = 1) -> tuple[int, int]:
     spans = find_word(text, word)
     if not spans:
         raise InputError(f"{word.strip()!r} does not occur in the text as a whole word")
-    if not isinstance(occurrence, int) or not 1 <= occurrence <= len(spans):
+    if not is_integer(occurrence) or not 1 <= occurrence <= len(spans):
         times = "once" if len(spans) == 1 else f"{len(spans)} times"
         raise InputError(
             f"{word.strip()!r} occurs {times} in the text: occurrence {occurrence} does not exist"
@@ -79,11 +80,13 @@ def check_layers(layers: Sequence[int], num_layers: int) -> list[int]:
     >>> check_layers([-4, -3, -2, -1], 6)
     [-4, -3, -2, -1]
     """
+    if isinstance(layers, str) or not isinstance(layers, Sequence):
+        raise InputError(f"layers must be a list of layer indices, got {layers!r}")
     layers = list(layers)
     if not layers:
         raise InputError("give at least one layer")
     for layer in layers:
-        if not isinstance(layer, int) or not -(num_layers + 1) <= layer <= num_layers:
+        if not is_integer(layer) or not -(num_layers + 1) <= layer <= num_layers:
             raise InputError(
                 f"layer {layer} does not exist: the model has {num_layers} layers (0 = the embeddings, "
                 f"1..{num_layers}, or -1..-{num_layers + 1} from the last)"
@@ -102,8 +105,7 @@ def layer_mean(
         layers: indices into the first axis of `hidden`.
         pool: "mean" (one hidden-size vector) or "concat" (len(layers) x hidden).
     """
-    if pool not in LAYER_POOLS:
-        raise InputError(f"layer pooling must be one of {', '.join(LAYER_POOLS)}, got {pool!r}")
+    require_choice(pool, "layer pooling", LAYER_POOLS)
     per_layer = hidden[list(layers)][:, tokens].mean(axis=1)  # [chosen layers, hidden]
     return per_layer.mean(axis=0) if pool == "mean" else per_layer.reshape(-1)
 
@@ -203,6 +205,8 @@ class Embedder(Task):
         threads: int | None = None,
         max_tokens: int | None = None,
     ):
+        if max_length is not None:
+            require_count(max_length, "max_length", minimum=2)
         super().__init__(model, dtype=dtype, threads=threads, max_tokens=max_tokens)
         self.max_length = max_length or sentence_max_length(self.model)
         if self.max_length > self.model.max_length:
@@ -215,8 +219,6 @@ class Embedder(Task):
         return int(self.model.module.config.num_hidden_layers)
 
     def _inputs(self, texts: list[str], truncate: bool) -> tuple[TextInputs, Any]:
-        for text in texts:
-            require_text(text, "text")
         tokenizer = self.model.tokenizer
         limit = self.max_length if truncate else self.model.max_length
         batch = tokenizer(
@@ -226,6 +228,7 @@ class Embedder(Task):
 
     def encode(self, texts: list[str], *, normalize: bool = True) -> np.ndarray:
         """Sentence vectors [len(texts), hidden]: mean pooling of the last layer (see the module doc)."""
+        require_texts(texts, "texts")
         if not texts:
             return np.zeros((0, int(self.model.module.config.hidden_size)), dtype=np.float32)
         inputs, _ = self._inputs(texts, truncate=True)
@@ -256,13 +259,14 @@ class Embedder(Task):
             layer_pool: "mean" of the layers, or "concat" (len(layers) x hidden).
         """
         layers = check_layers(layers, self.num_layers)
-        if layer_pool not in LAYER_POOLS:
-            raise InputError(f"layer pooling must be one of {', '.join(LAYER_POOLS)}, got {layer_pool!r}")
+        require_choice(layer_pool, "layer pooling", LAYER_POOLS)
+        require_texts(texts, "texts")
+        if occurrence is not None:
+            require_count(occurrence, "occurrence")
         if not texts:
             return []
         spans = []
         for t, text in enumerate(texts):
-            require_text(text, "text")
             try:
                 found = [word_span(text, word, occurrence or 1)]
                 if occurrence is None:

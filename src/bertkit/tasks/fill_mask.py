@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import require_count, require_texts
 from ..decoding import softmax
-from ..encoding import require_fits, require_text, uses_token_type_ids
+from ..encoding import require_fits, uses_token_type_ids
 from ..errors import InputError
 from .base import Task
 
@@ -59,8 +60,7 @@ def mask_inputs(tokenizer: Any, texts: list[str], max_length: int) -> MaskedInpu
     mask = tokenizer.mask_token
     if tokenizer.mask_token_id is None:
         raise InputError("this model's tokenizer has no mask token: fill-mask needs a masked-LM model")
-    for text in texts:
-        require_text(text, "text")
+    require_texts(texts, "texts")
     batch = tokenizer(texts, add_special_tokens=True, truncation=False)
     input_ids, types, masks = [], [], []
     for text, ids in zip(texts, batch["input_ids"], strict=True):
@@ -150,8 +150,8 @@ class FillMask(Task):
 
     def fill_many(self, texts: list[str], top_k: int = 5) -> list[list[list[Fill]]]:
         """Candidates for many texts, batched: per text, per mask, the top-k fills best first."""
-        if not isinstance(top_k, int) or top_k < 1:
-            raise InputError(f"top_k must be an integer >= 1, got {top_k!r}")
+        require_count(top_k, "top_k")
+        require_texts(texts, "texts")
         if not texts:
             return []
         tokenizer = self.model.tokenizer

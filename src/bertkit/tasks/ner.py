@@ -41,19 +41,14 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import require_choice, require_count, require_texts
 from ..decoding import best_window_tokens, softmax, strip_span
-from ..encoding import default_stride, require_text, token_windows
+from ..encoding import default_stride, token_windows
 from ..errors import InputError
 from .base import Task, with_changes
 
 AGGREGATIONS: tuple[str, ...] = ("none", "simple", "first", "average", "max")
 WORD_AGGREGATIONS = ("first", "average", "max")
-
-
-def check_aggregation(aggregation: str) -> None:
-    """Raise `InputError` for an unknown aggregation strategy."""
-    if aggregation not in AGGREGATIONS:
-        raise InputError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
 
 
 @dataclass(frozen=True)
@@ -76,8 +71,17 @@ class NEROptions:
     stride: int | None = None
 
     def __post_init__(self) -> None:
-        check_aggregation(self.aggregation)
+        require_choice(self.aggregation, "aggregation", AGGREGATIONS)
+        if isinstance(self.ignore_labels, str) or not isinstance(self.ignore_labels, (tuple, list)):
+            raise InputError(f"ignore_labels must be a list of labels, got {self.ignore_labels!r}")
+        for label in self.ignore_labels:
+            if not isinstance(label, str):
+                raise InputError(f"ignore_labels must hold label names (strings), got {label!r}")
         object.__setattr__(self, "ignore_labels", tuple(self.ignore_labels))
+        if self.max_length is not None:
+            require_count(self.max_length, "max_length", minimum=2)
+        if self.stride is not None:
+            require_count(self.stride, "stride", minimum=0)
 
 
 @dataclass(frozen=True)
@@ -254,7 +258,7 @@ def decode_entities(
     >>> [(e.label, e.word, e.start, e.end, round(e.score, 2)) for e in entities[0]]
     [('PER', 'Sylv', 0, 4, 0.85)]
     """
-    check_aggregation(aggregation)
+    require_choice(aggregation, "aggregation", AGGREGATIONS)
     if len(doc) == 0:
         return [[] for _ in texts]
     doc = np.asarray(doc, dtype=np.int64)
@@ -323,8 +327,7 @@ class EntityTagger(Task):
     ) -> dict[str, np.ndarray]:
         """Run the model over the windows of `texts`; per text token (each from its best window):
         `logits` [tokens, labels], `offsets`, `word_ids`, `doc`, `index` (position + leading specials)."""
-        for text in texts:
-            require_text(text, "text")
+        require_texts(texts, "texts")
         max_length = self.window_length(max_length)
         tokenizer = self.model.tokenizer
         stride = default_stride(tokenizer, max_length) if stride is None else stride
@@ -350,8 +353,7 @@ class EntityTagger(Task):
             options: how to tag (default `NEROptions()`).
             changes: `NEROptions` fields to change; a name that is not a field is a TypeError.
         """
-        if isinstance(texts, str):
-            raise InputError("texts must be a list of strings, not one string: use tagger(text)")
+        require_texts(texts, "texts")
         options = with_changes(options, NEROptions, changes)
         if not texts:
             return []

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import require_text, require_texts
 from ..decoding import softmax
-from ..encoding import TextInputs, require_text, text_inputs
+from ..encoding import TextInputs, text_inputs
 from ..errors import InputError
 from .base import Task
 
@@ -36,11 +37,10 @@ class NextSentence:
 
 def pair_inputs(tokenizer: Any, firsts: list[str], seconds: list[str], max_length: int) -> TextInputs:
     """Token ids (and segment ids) of `[CLS] A [SEP] B [SEP]` for each pair, as runtime inputs."""
+    require_texts(firsts, "firsts", "the first sentence")
+    require_texts(seconds, "seconds", "the second sentence")
     if len(firsts) != len(seconds):
         raise InputError(f"got {len(firsts)} first sentences but {len(seconds)} second sentences")
-    for a, b in zip(firsts, seconds, strict=True):
-        require_text(a, "the first sentence")
-        require_text(b, "the second sentence")
     batch = tokenizer(firsts, seconds, truncation="longest_first", max_length=max_length)
     return text_inputs(tokenizer, batch)
 
@@ -87,6 +87,8 @@ class NextSentencePredictor(Task):
 
     def score(self, firsts: list[str], seconds: list[str]) -> np.ndarray:
         """P(IsNext) of each pair (parallel lists), all pairs batched together."""
+        require_texts(firsts, "firsts", "the first sentence")
+        require_texts(seconds, "seconds", "the second sentence")
         if not firsts and not seconds:
             return np.zeros(0)
         inputs = pair_inputs(self.model.tokenizer, firsts, seconds, self.model.max_length)
@@ -95,6 +97,8 @@ class NextSentencePredictor(Task):
 
     def rank(self, first: str, candidates: list[str]) -> list[NextSentence]:
         """The candidates for the sentence after `first`, most likely first."""
+        require_text(first, "the first sentence")
+        require_texts(candidates, "candidates", "candidate")
         if not candidates:
             raise InputError("no candidate sentences to rank")
         return rank(candidates, self.score([first] * len(candidates), candidates))

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import require_count, require_flag, require_texts
 from ..encoding import QAWindows, qa_windows
 from ..errors import InputError
 from .base import Task, with_changes
@@ -48,7 +49,11 @@ class QAOptions:
     scoring: str = "odds"
 
     def __post_init__(self) -> None:
-        check_decoding(self.top_k, self.max_answer_len, self.scoring)
+        check_decoding(self.top_k, self.max_answer_len, self.scoring, self.null_threshold)
+        if self.max_length is not None:
+            require_count(self.max_length, "max_length", minimum=2)
+        require_count(self.stride, "stride", minimum=0)
+        require_flag(self.handle_impossible_answer, "handle_impossible_answer")
 
 
 def decode_with_options(
@@ -108,6 +113,8 @@ class QuestionAnswerer(Task):
             options: how to answer (default `QAOptions()`).
             changes: `QAOptions` fields to change, as in `__call__`.
         """
+        require_texts(questions, "questions", "question")
+        require_texts(contexts, "contexts", "context")
         if len(questions) != len(contexts):
             raise InputError(f"got {len(questions)} questions but {len(contexts)} contexts")
         options = with_changes(options, QAOptions, changes)
@@ -182,8 +189,13 @@ class QuestionAnswerer(Task):
 
         Memory stays bounded by one chunk's windows however long the input is.
         """
+        require_count(chunk_size, "chunk_size")
         chunk: list[tuple[str, str, str]] = []
-        for example in examples:
+        for number, example in enumerate(examples, 1):
+            if not isinstance(example, (tuple, list)) or len(example) != 3:
+                raise InputError(
+                    f"example {number} must be an (id, question, context) triple, got {example!r:.60}"
+                )
             chunk.append(example)
             if len(chunk) == chunk_size:
                 yield from self._answer_chunk(chunk, options)

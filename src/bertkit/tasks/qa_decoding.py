@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import require_choice, require_count, require_number
 from ..decoding import softmax
 from ..encoding import QAWindows
-from ..errors import InputError
 from ..particles import is_syllable, particle_end
 
 # Logit given to tokens that cannot be part of an answer (as the reference pipeline does).
@@ -41,14 +41,12 @@ MASKED_LOGIT = -10000.0
 SCORINGS = ("odds", "pipeline")
 
 
-def check_decoding(top_k: int, max_answer_len: int, scoring: str) -> None:
+def check_decoding(top_k: int, max_answer_len: int, scoring: str, null_threshold: float = 0.0) -> None:
     """Raise `InputError` for decoding settings that cannot work (the checks of `decode_answers`)."""
-    if scoring not in SCORINGS:
-        raise InputError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
-    if top_k < 1:
-        raise InputError(f"top_k must be >= 1, got {top_k}")
-    if max_answer_len < 1:
-        raise InputError(f"max_answer_len must be >= 1, got {max_answer_len}")
+    require_choice(scoring, "scoring", SCORINGS)
+    require_count(top_k, "top_k")
+    require_count(max_answer_len, "max_answer_len")
+    require_number(null_threshold, "null_threshold")
 
 
 @dataclass(frozen=True)
@@ -261,7 +259,7 @@ def decode_answers(
         scoring: "odds" (spans against their window's null; comparable across windows) or "pipeline"
             (per-window probability, as the transformers pipeline); see the module docstring.
     """
-    check_decoding(top_k, max_answer_len, scoring)
+    check_decoding(top_k, max_answer_len, scoring, null_threshold)
     n_docs = len(contexts)
     if len(windows) == 0:
         return [[] for _ in range(n_docs)]

@@ -45,6 +45,20 @@ def list_checkpoints(output_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
 
 
+def check_resume(output_dir: Path, resume: bool) -> None:
+    """Refuse, before any work, a fresh run into a directory that holds another run's checkpoints, and a
+    resume with no checkpoint to resume from (which would silently start afresh)."""
+    found = list_checkpoints(output_dir)
+    if found and not resume:
+        raise InputError(
+            f"{output_dir} already holds checkpoints: resume with --resume, or use another --output"
+        )
+    if resume and not found:
+        raise InputError(
+            f"--resume: {output_dir} holds no checkpoint to resume from (drop --resume to start afresh)"
+        )
+
+
 def is_peft(module: Any) -> bool:
     """Whether `module` is a peft (LoRA) model, whose checkpoints hold its adapter."""
     return hasattr(module, "peft_config")

@@ -32,11 +32,13 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import require_count, require_number
 from ..errors import InputError
 from ..files import check_writable, write_json_atomically
 from ..loading import Model
 from .batches import batch_seed, epoch_batches
 from .checkpoints import (
+    check_resume,
     checkpoint_dir,
     copy_model_files,
     list_checkpoints,
@@ -107,22 +109,23 @@ class LoopConfig:
     train_embeddings_from: int | None = None
 
     def check(self) -> None:
-        """Raise `InputError` for settings that cannot work."""
-        for name in ("epochs", "lr", "batch_size", "grad_accum"):
-            if not getattr(self, name) > 0:
-                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0.0 <= self.warmup_ratio < 1.0:
+        """Raise `InputError` for settings that cannot work (counts are integers, numbers finite)."""
+        for name in ("epochs", "batch_size", "grad_accum"):
+            require_count(getattr(self, name), name)
+        if not require_number(self.lr, "lr") > 0:
+            raise InputError(f"lr must be positive, got {self.lr}")
+        if not 0.0 <= require_number(self.warmup_ratio, "warmup_ratio") < 1.0:
             raise InputError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.weight_decay < 0 or self.max_grad_norm < 0:
-            raise InputError("weight_decay and max_grad_norm must not be negative")
-        if self.train_embeddings_from is not None and (
-            self.freeze_embeddings or self.train_embeddings_from < 0
-        ):
-            raise InputError("train_embeddings_from is a row id >= 0, and it goes without freeze_embeddings")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise InputError(f"max_steps must be at least 1, got {self.max_steps}")
-        if self.save_every_steps < 0:
-            raise InputError(f"save_every_steps must not be negative, got {self.save_every_steps}")
+        require_number(self.weight_decay, "weight_decay", minimum=0.0)
+        require_number(self.max_grad_norm, "max_grad_norm", minimum=0.0)
+        require_count(self.seed, "seed", minimum=0)
+        if self.train_embeddings_from is not None:
+            require_count(self.train_embeddings_from, "train_embeddings_from", minimum=0)
+            if self.freeze_embeddings:
+                raise InputError("train_embeddings_from goes without freeze_embeddings")
+        if self.max_steps is not None:
+            require_count(self.max_steps, "max_steps")
+        require_count(self.save_every_steps, "save_every_steps", minimum=0)
 
 
 @dataclass
@@ -183,10 +186,7 @@ def check_start(model: Model, config: Any, resume: bool) -> None:
     if max_length is not None:
         model.check_max_length(max_length)
     check_writable(config.output_dir, "dir")
-    if list_checkpoints(Path(config.output_dir)) and not resume:
-        raise InputError(
-            f"{config.output_dir} already holds checkpoints: resume with --resume, or use another --output"
-        )
+    check_resume(Path(config.output_dir), resume)
 
 
 # --- the loop -----------------------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ def fit(
         model: the model to train (its module is trained in place).
         job: what is particular to the task (see `Job`).
         config: the task's training configuration (a `LoopConfig`).
-        resume: continue from the latest checkpoint in `config.output_dir` (a fresh start if there is none).
+        resume: continue from the latest checkpoint in `config.output_dir` (an `InputError` if there is none).
         progress: show a progress bar on stderr (process 0 only).
 
     Under a launcher, every process calls `fit`; process 0 alone evaluates and writes, and every process

@@ -201,7 +201,7 @@ def train(
         config: see `NERTrainConfig`.
         eval_data: evaluated after each epoch; the best epoch by F1 becomes the final model.
         labels: the label set (default: O + B-/I- of every type in the training and eval data).
-        resume: continue from the latest checkpoint in `config.output_dir` (a fresh start if there is none).
+        resume: continue from the latest checkpoint in `config.output_dir` (an `InputError` if there is none).
         progress: show a progress bar on stderr.
         threads: torch threads for training and evaluation (default: the usable cores).
     """

@@ -254,7 +254,7 @@ def train(
         examples: training examples.
         config: see `TrainConfig`.
         eval_data: evaluated after each epoch; the best epoch by F1 becomes the final model.
-        resume: continue from the latest checkpoint in `config.output_dir` (a fresh start if there is none).
+        resume: continue from the latest checkpoint in `config.output_dir` (an `InputError` if there is none).
         progress: show a progress bar on stderr (process 0 only).
     """
     import torch
