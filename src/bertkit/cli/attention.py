@@ -45,7 +45,7 @@ def attention(
     chosen = None if token is None else weights.attends_to(token, occurrence, layer, head)
     if chosen is not None:
         data.update(chosen.to_dict())
-    show_notes(inspector.model.notes)
+    show_notes(inspector.notes)
     if plot is not None:
         save_plot(lambda viz: attention_figure(viz, weights, data, chosen), plot)
     if as_json:

@@ -67,13 +67,13 @@ def embed_sentence(
     no_normalize: Annotated[
         bool, typer.Option("--no-normalize", help="Keep the raw mean (no L2 norm).")
     ] = False,
-    dtype: DtypeOpt = "fp32",
+    dtype: DtypeOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Sentence vectors: mean of the last layer over the tokens, L2-normalised (all-MiniLM-L6-v2's recipe)."""
     texts, embedder = texts_and_embedder(texts, file, model, dtype)
     vectors = embedder.encode(texts, normalize=not no_normalize)
-    show_notes(embedder.model.notes)
+    show_notes(embedder.notes)
     if as_json:
         emit_json([{"text": t, "vector": v.tolist()} for t, v in zip(texts, vectors, strict=True)])
         return
@@ -89,13 +89,13 @@ def embed_similarity(
     texts: TextsArg = None,
     file: TextsFileOpt = None,
     model: ModelOpt = None,
-    dtype: DtypeOpt = "fp32",
+    dtype: DtypeOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Cosine similarity of every pair of sentences (--json: {texts, matrix})."""
     texts, embedder = texts_and_embedder(texts, file, model, dtype)
     matrix = embedder.similarity(texts)
-    show_notes(embedder.model.notes)
+    show_notes(embedder.notes)
     if as_json:
         emit_json({"texts": texts, "matrix": matrix.tolist()})
         return
@@ -115,7 +115,7 @@ def embed_word(
     layer_pool: Annotated[str, typer.Option(help="mean of the layers, or concat.")] = "mean",
     file: TextsFileOpt = None,
     model: ModelOpt = None,
-    dtype: DtypeOpt = "fp32",
+    dtype: DtypeOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Vectors of a word in context (the mean of its sub-tokens) and the cosine similarity between them."""
@@ -129,7 +129,7 @@ def embed_word(
         texts, word, occurrence=occurrence, layers=chosen_layers, layer_pool=layer_pool
     )
     matrix = cosine_matrix(np.asarray([w.vector for w in found]))
-    show_notes(embedder.model.notes)
+    show_notes(embedder.notes)
     if as_json:
         occurrences = [w.to_dict() for w in found]
         emit_json(

@@ -15,7 +15,7 @@ def fill_mask(
     ],
     model: ModelOpt = None,
     top_k: Annotated[int, typer.Option(help="Candidates per mask.")] = 5,
-    dtype: DtypeOpt = "fp32",
+    dtype: DtypeOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Predict the tokens behind mask tokens (scored and shaped as transformers' fill-mask pipeline)."""
@@ -23,7 +23,7 @@ def fill_mask(
 
     filler = FillMask(model, dtype=dtype)
     fills = filler.fill_many([text], top_k=top_k)[0]
-    show_notes(filler.model.notes)
+    show_notes(filler.notes)
     if as_json:  # one list for one mask, one list per mask for several: as the pipeline returns them
         emit_json(pipeline_shape([[f.to_dict() for f in row] for row in fills]))  # type: ignore[misc]
         return

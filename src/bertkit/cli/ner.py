@@ -32,7 +32,7 @@ def ner(
     stride: Annotated[
         int | None, typer.Option(help="Tokens shared by consecutive windows (default 128).")
     ] = default(NEROptions, "stride"),
-    dtype: DtypeOpt = "fp32",
+    dtype: DtypeOpt = "auto",
     as_json: JsonOpt = False,
     plot: PlotOpt = None,
 ) -> None:
@@ -44,7 +44,7 @@ def ner(
     options = NEROptions(aggregation=aggregation, max_length=max_length, stride=stride)
     tagger = EntityTagger(model, dtype=dtype)
     entities = tagger(text, options)
-    show_notes(tagger.model.notes)
+    show_notes(tagger.notes)
     if plot is not None:
         save_plot(lambda viz: viz.entities_figure(text, [e.to_dict() for e in entities]), plot)
     if as_json:

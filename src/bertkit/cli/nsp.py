@@ -25,7 +25,7 @@ def nsp(
         typer.Option("--candidates-json", help='Candidates for B as a JSON list: \'["..", ".."]\'.'),
     ] = None,
     model: ModelOpt = None,
-    dtype: DtypeOpt = "fp32",
+    dtype: DtypeOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Next-sentence prediction: how likely B follows A (IsNext), or candidates for B ranked."""
@@ -35,7 +35,7 @@ def nsp(
     texts = [second] if second is not None else parse_candidates(candidates, candidates_json)
     predictor = NextSentencePredictor(model, dtype=dtype)
     ranked = predictor.rank(first, texts)
-    show_notes(predictor.model.notes)
+    show_notes(predictor.notes)
     if as_json:
         emit_json([r.to_dict() for r in ranked])
         return

@@ -91,7 +91,7 @@ def qa(
     context_file: Annotated[Path | None, typer.Option(help="Read the context from a UTF-8 file.")] = None,
     model: ModelOpt = None,
     options: QAOptions = QAOptions(),
-    dtype: DtypeOpt = "fp32",
+    dtype: DtypeOpt = "auto",
     as_json: JsonOpt = False,
     plot: PlotOpt = None,
 ) -> None:
@@ -108,7 +108,7 @@ def qa(
         explained = answerer.explain(question, text, options)
         answers = [Answer(**a) for a in explained["answers"]]
         save_plot(lambda viz: viz.qa_figure(explained), plot)
-    show_notes(answerer.model.notes)
+    show_notes(answerer.notes)
     if as_json:
         emit_json([a.to_dict() for a in answers])
         return
@@ -138,7 +138,7 @@ def qa_batch(
     output_path: Annotated[Path, typer.Argument(metavar="OUTPUT", help="JSONL {id, answers} written here.")],
     model: ModelOpt = None,
     options: QAOptions = QAOptions(),
-    dtype: DtypeOpt = "fp32",
+    dtype: DtypeOpt = "auto",
     skip_invalid: SkipInvalidOpt = False,
     restart: RestartOpt = False,
 ) -> None:
@@ -149,7 +149,7 @@ def qa_batch(
 
     check_batch_paths(input_path, output_path)  # before the model loads
     answerer = QuestionAnswerer(model, dtype=dtype)
-    show_notes(answerer.model.notes)
+    show_notes(answerer.notes)
     batch = prepare_batch(
         answerer, input_path, output_path, options, skip_invalid=skip_invalid, restart=restart
     )

@@ -19,7 +19,7 @@ import numpy as np
 from ..checks import require_count
 from ..encoding import ModelInputs
 from ..errors import InputError
-from ..loading import Model, load
+from ..loading import DEFAULT, Model, load
 from ..runtime import Runtime
 
 Options = TypeVar("Options")
@@ -46,8 +46,10 @@ class Task:
     """What every task class holds: `model` (tokenizer + module), `runtime`, and the count of windows run.
 
     Args:
-        model: a `Model`, a model directory, a Hub id, or None for the embedded default of the task.
-        dtype: "fp32" or "bf16" (faster on CPUs with bf16 matrix units, slightly different scores).
+        model: a `Model`, a model directory, a Hub id, or None for the embedded default of the task (run by
+            `inference_bert`, which starts faster than transformers' classes and gives the same outputs).
+        dtype: "auto" (bf16 where the CPU has bf16 matrix units, else fp32; `runtime.resolve_dtype`),
+            "fp32", "bf16" or "int8" (faster, slightly different scores).
         threads: torch threads while the model runs (default: the usable cores).
         max_tokens: padded tokens per batch (default: the class's `max_tokens`).
     """
@@ -61,7 +63,7 @@ class Task:
         self,
         model: Model | str | None = None,
         *,
-        dtype: str = "fp32",
+        dtype: str = "auto",
         threads: int | None = None,
         max_tokens: int | None = None,
     ):
@@ -73,6 +75,10 @@ class Task:
             if self.attn_implementation is not None:
                 model.module.set_attn_implementation(self.attn_implementation)
             self.model = model
+        elif model in (None, DEFAULT) and self.attn_implementation is None:
+            from ..inference_bert import load_default  # the embedded default without transformers' modeling
+
+            self.model = load_default(self.task) or load(model, task=self.task)
         else:
             self.model = load(model, task=self.task, attn_implementation=self.attn_implementation)
         self.runtime = Runtime(
@@ -83,6 +89,11 @@ class Task:
             pad_token_id=self.model.tokenizer.pad_token_id or 0,
         )
         self.windows_seen = 0
+
+    @property
+    def notes(self) -> list[str]:
+        """What a user should see: the model's caveats, and the dtype "auto" chose (`Runtime.notes`)."""
+        return [*self.model.notes, *self.runtime.notes]
 
     @property
     def default_max_length(self) -> int:

@@ -201,7 +201,7 @@ class Embedder(Task):
         model: Model | str | None = None,
         *,
         max_length: int | None = None,
-        dtype: str = "fp32",
+        dtype: str = "auto",
         threads: int | None = None,
         max_tokens: int | None = None,
     ):

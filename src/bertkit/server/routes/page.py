@@ -32,6 +32,11 @@ async def health(worker: WorkerDep) -> dict[str, Any]:
         "tasks": models.available(),
         "loaded": sorted(models.loaded),
         "notes": models.notes(),
+        "dtypes": {  # what each loaded model runs in, and why ("auto" picks bf16 where the CPU has bf16 units)
+            task: {"dtype": obj.runtime.dtype, "reason": obj.runtime.dtype_reason}
+            for task, obj in list(models.loaded.items())
+            if hasattr(obj, "runtime")
+        },
         "limits": {
             "max_body_bytes": config.max_body_bytes,
             "max_text_chars": MAX_TEXT_CHARS,

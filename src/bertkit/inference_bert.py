@@ -1,0 +1,199 @@
+"""BERT's forward pass for inference in plain torch, for the embedded default models: a one-shot command
+need not import transformers' modeling stack (`transformers.modeling_utils` pulls in torch.distributed,
+dynamo, scipy, accelerate: 1.5-2.5 s of a 4 s `bertkit qa`).
+
+The weights keep the names of transformers' Bert* classes (`bert.encoder.layer.0.attention.self.query`, ...)
+and the forward does the same operations in the same order (embeddings, then per layer: q/k/v projections,
+SDPA with a boolean padding mask, output projection + LayerNorm, GELU feed-forward + LayerNorm), so fp32
+outputs equal transformers' bit for bit (tests/test_inference_bert.py). Outputs are a dict named as
+transformers names them. `load_default` serves a task's embedded default this way when the Task has no
+other wish (the attention inspector wants eager attention weights, so it keeps transformers' classes);
+training, export and every other model use transformers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import ModelLoadError
+
+# The outputs of each task's model, as transformers' classes name them (Bert{QuestionAnswering, ...}).
+TASK_OUTPUTS = {
+    "qa": ("start_logits", "end_logits"),
+    "ner": ("logits",),
+    "mlm": ("logits",),
+    "nsp": ("logits",),
+    "base": ("last_hidden_state", "pooler_output"),
+}
+POOLED = {"nsp", "base"}  # the tasks whose model has the pooler (the [CLS] dense + tanh)
+
+
+def supports(config: Any, task: str) -> bool:
+    """True when this forward computes what transformers' class would for `config` and `task`."""
+    return (
+        task in TASK_OUTPUTS
+        and getattr(config, "model_type", None) == "bert"
+        and getattr(config, "hidden_act", None) == "gelu"
+        and getattr(config, "position_embedding_type", "absolute") == "absolute"
+        and not getattr(config, "is_decoder", False)
+        and not getattr(config, "add_cross_attention", False)
+        and (task != "qa" or getattr(config, "num_labels", 2) == 2)
+    )
+
+
+def block(**children: nn.Module) -> Any:
+    """A module holding `children` under these names (so that state-dict keys are transformers' own); typed
+    Any, as its children are reached by name (`layer.attention.self.query`)."""
+    holder = nn.Module()
+    for name, child in children.items():
+        holder.add_module(name, child)
+    return holder
+
+
+def dense_norm(size_in: int, size_out: int, eps: float) -> Any:
+    return block(dense=nn.Linear(size_in, size_out), LayerNorm=nn.LayerNorm(size_out, eps=eps))
+
+
+def encoder_layer(config: Any) -> Any:
+    h, eps = config.hidden_size, config.layer_norm_eps
+    attention = block(
+        self=block(query=nn.Linear(h, h), key=nn.Linear(h, h), value=nn.Linear(h, h)),
+        output=dense_norm(h, h, eps),
+    )
+    intermediate = block(dense=nn.Linear(h, config.intermediate_size))
+    return block(
+        attention=attention, intermediate=intermediate, output=dense_norm(config.intermediate_size, h, eps)
+    )
+
+
+class InferenceBert(nn.Module):
+    """A BERT encoder with the head of `task`, for inference.
+
+    Args:
+        config: a transformers `BertConfig` (see `supports`).
+        task: "qa", "ner", "mlm", "nsp" or "base" (no head: hidden states and the pooled [CLS]).
+    """
+
+    def __init__(self, config: Any, task: str):
+        super().__init__()
+        self.config, self.task = config, task
+        h, eps = config.hidden_size, config.layer_norm_eps
+        self.heads = config.num_attention_heads
+        self.scaling = int(h / self.heads) ** -0.5  # as transformers computes it
+        embeddings = block(
+            word_embeddings=nn.Embedding(config.vocab_size, h, padding_idx=config.pad_token_id),
+            position_embeddings=nn.Embedding(config.max_position_embeddings, h),
+            token_type_embeddings=nn.Embedding(config.type_vocab_size, h),
+            LayerNorm=nn.LayerNorm(h, eps=eps),
+        )
+        layers = nn.ModuleList(encoder_layer(config) for _ in range(config.num_hidden_layers))
+        self.bert = block(embeddings=embeddings, encoder=block(layer=layers))
+        if task in POOLED:
+            self.bert.add_module("pooler", block(dense=nn.Linear(h, h)))
+        if task == "qa":
+            self.qa_outputs = nn.Linear(h, 2)
+        elif task == "ner":
+            self.classifier = nn.Linear(h, config.num_labels)
+        elif task == "mlm":  # the decoder's weights are the word embeddings (tied); its bias is its own
+            self.cls = block(predictions=block(transform=dense_norm(h, h, eps)))
+            self.cls.predictions.register_parameter("bias", nn.Parameter(torch.zeros(config.vocab_size)))
+        elif task == "nsp":
+            self.cls = block(seq_relationship=nn.Linear(h, 2))
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool = False,
+    ) -> dict[str, Any]:
+        """The task's outputs (`TASK_OUTPUTS`), plus `hidden_states` (the embeddings, then each layer's
+        output) when asked. `attention_mask`: 1 for tokens, 0 for padding; None: no padding."""
+        hidden: list[torch.Tensor] = [self.embed(input_ids, token_type_ids)]
+        mask = None
+        if attention_mask is not None:  # [batch, 1, from, to], True where attended (transformers' SDPA mask)
+            length = input_ids.shape[1]
+            mask = attention_mask.bool()[:, None, None, :].expand(-1, 1, length, -1)
+        for layer in self.bert.encoder.layer:
+            hidden.append(self.layer(layer, hidden[-1], mask))
+        out = self.head(hidden[-1])
+        if output_hidden_states:
+            out["hidden_states"] = tuple(hidden)
+        return out
+
+    def embed(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None) -> torch.Tensor:
+        e = self.bert.embeddings
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        x = e.word_embeddings(input_ids) + e.token_type_embeddings(token_type_ids)
+        x = x + e.position_embeddings.weight[: input_ids.shape[1]].unsqueeze(0)
+        return e.LayerNorm(x)
+
+    def layer(self, layer: Any, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        batch, length, _ = x.shape
+        projections = layer.attention.self
+        q, k, v = (
+            proj(x).view(batch, length, self.heads, -1).transpose(1, 2)
+            for proj in (projections.query, projections.key, projections.value)
+        )
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scaling)
+        attended = attended.transpose(1, 2).contiguous().reshape(batch, length, -1)
+        x = layer.attention.output.LayerNorm(layer.attention.output.dense(attended) + x)
+        inner = F.gelu(layer.intermediate.dense(x))
+        return layer.output.LayerNorm(layer.output.dense(inner) + x)
+
+    def head(self, x: torch.Tensor) -> dict[str, Any]:
+        pooled = torch.tanh(self.bert.pooler.dense(x[:, 0])) if self.task in POOLED else None
+        if self.task == "qa":
+            start, end = self.qa_outputs(x).split(1, dim=-1)
+            return {
+                "start_logits": start.squeeze(-1).contiguous(),
+                "end_logits": end.squeeze(-1).contiguous(),
+            }
+        if self.task == "ner":
+            return {"logits": self.classifier(x)}
+        if self.task == "mlm":
+            transform = self.cls.predictions.transform
+            x = transform.LayerNorm(F.gelu(transform.dense(x)))
+            return {
+                "logits": F.linear(x, self.bert.embeddings.word_embeddings.weight, self.cls.predictions.bias)
+            }
+        if self.task == "nsp":
+            return {"logits": self.cls.seq_relationship(pooled)}
+        return {"last_hidden_state": x, "pooler_output": pooled}
+
+
+def build(config: Any, task: str, state: dict[str, torch.Tensor]) -> InferenceBert:
+    """An `InferenceBert` holding the tensors of `state` it has (all of them must be there)."""
+    # Built on the CPU and then given the weights: building on the meta device would import torch._dynamo
+    # (1.3 s) for the meta kernels of the random initialisation; the CPU's costs ~0.1 s.
+    module = InferenceBert(config, task)
+    wanted = module.state_dict()
+    missing = sorted(set(wanted) - set(state))
+    if missing:
+        raise ModelLoadError(f"the weights lack tensors: {missing[:3]}")
+    module.load_state_dict({k: state[k] for k in wanted}, assign=True)
+    return module.eval()
+
+
+def load_default(task: str) -> Any:
+    """The embedded default model of `task` (a `loading.Model`) with an `InferenceBert` module, or None when
+    this forward does not serve it (then `loading.load` does)."""
+    from .default_models import shipped, shipped_state
+    from .loading import DEFAULT, Model, load_tokenizer, minilm_dir
+
+    if task not in TASK_OUTPUTS:
+        return None
+    folder = shipped(task)
+    if folder is None and task != "base":
+        return None
+    config, state = shipped_state(folder, minilm_dir())
+    if not supports(config, task):
+        return None
+    return Model(
+        tokenizer=load_tokenizer(DEFAULT), module=build(config, task, state), name=DEFAULT, source="default"
+    )

@@ -1,0 +1,163 @@
+"""dtype "auto" picks bf16 only where the CPU has bf16 matrix units (flags faked here), and bf16 and int8
+answers stay close to fp32's on a tiny model. No timings: speed is measured by bench/qa_inference.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from bertkit import InputError, QuestionAnswerer
+from bertkit import runtime as runtime_module
+from bertkit.runtime import DTYPE_ENV, Runtime, dtype_for_cpu, resolve_dtype
+
+ZEN4 = {"avx2", "avx512f", "avx512_bf16", "avx512_vnni"}  # AVX-512 BF16, no AMX
+SAPPHIRE_RAPIDS = ZEN4 | {"amx_bf16", "amx_int8", "amx_tile"}
+HASWELL = {"avx2", "fma"}
+
+
+@pytest.fixture
+def no_env(monkeypatch):
+    """dtype "auto" decided from the CPU, as on a user's machine (the test suite sets BERTKIT_DTYPE)."""
+    monkeypatch.delenv(DTYPE_ENV, raising=False)
+
+
+def fake_cpu(monkeypatch, flags, capability="AVX512"):
+    monkeypatch.setattr(runtime_module, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(runtime_module, "torch_cpu_capability", lambda: capability)
+
+
+@pytest.mark.parametrize(
+    "flags, capability, expected, why",
+    [
+        (SAPPHIRE_RAPIDS, "AVX512", "bf16", "AMX (amx_bf16)"),
+        (ZEN4, "AVX512", "bf16", "AVX-512 BF16 (avx512_bf16)"),
+        (ZEN4, "AVX2", "fp32", "torch runs its AVX2 kernels"),
+        (HASWELL, "AVX2", "fp32", "no bf16 matrix units"),
+        (set(), "DEFAULT", "fp32", "no bf16 matrix units"),  # e.g. no /proc/cpuinfo
+    ],
+)
+def test_auto_follows_the_cpu(no_env, flags, capability, expected, why):
+    dtype, reason = resolve_dtype("auto", flags=flags, capability=capability)
+    assert dtype == expected and why in reason
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16", "int8"])
+def test_an_asked_dtype_is_kept_whatever_the_cpu(no_env, dtype):
+    assert resolve_dtype(dtype, flags=HASWELL, capability="AVX2") == (dtype, "asked for")
+
+
+def test_the_environment_says_what_auto_means(monkeypatch):
+    monkeypatch.setenv(DTYPE_ENV, "int8")
+    assert resolve_dtype("auto", flags=SAPPHIRE_RAPIDS) == ("int8", "BERTKIT_DTYPE=int8")
+    assert resolve_dtype("fp32") == ("fp32", "asked for")  # an asked dtype wins over the environment
+    monkeypatch.setenv(DTYPE_ENV, "auto")
+    assert resolve_dtype("auto", flags=HASWELL, capability="AVX2")[0] == "fp32"
+    monkeypatch.setenv(DTYPE_ENV, "fp16")
+    with pytest.raises(InputError, match=r"\$BERTKIT_DTYPE must be one of fp32, bf16, int8 or auto"):
+        resolve_dtype("auto")
+
+
+def test_unknown_dtypes_are_input_errors():
+    with pytest.raises(InputError, match="dtype must be one of fp32, bf16, int8 or auto, got 'fp8'"):
+        resolve_dtype("fp8")
+
+
+def test_this_machine_resolves_to_a_known_dtype(no_env):
+    dtype, reason = resolve_dtype("auto")
+    assert dtype in ("fp32", "bf16") and reason
+    assert dtype_for_cpu(runtime_module.cpu_flags(), runtime_module.torch_cpu_capability())[0] == dtype
+
+
+@pytest.mark.parametrize("flags, expected", [(ZEN4, "bf16"), (HASWELL, "fp32")])
+def test_every_task_defaults_to_auto_and_says_what_it_chose(
+    no_env, monkeypatch, tiny_qa_dir, flags, expected
+):
+    fake_cpu(monkeypatch, flags)
+    qa = QuestionAnswerer(str(tiny_qa_dir))
+    assert qa.runtime.dtype == expected
+    (note,) = qa.notes
+    assert f"running in {expected}, chosen by dtype auto" in note
+    assert QuestionAnswerer(qa.model, dtype="fp32").notes == []  # an asked dtype needs no note
+    monkeypatch.setenv(DTYPE_ENV, "fp32")
+    assert QuestionAnswerer(qa.model).notes == []  # nor one set in the environment
+
+
+def windows(tokenizer, n=12):
+    rng = np.random.default_rng(3)
+    return [np.asarray(tokenizer("word " * int(rng.integers(3, 100)))["input_ids"]) for _ in range(n)]
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "int8"])
+def test_converted_runtimes_leave_the_model_alone(tiny_qa, dtype):
+    import torch
+
+    module = tiny_qa.model.module
+    runtime = Runtime(module, dtype=dtype)
+    assert runtime.module is not module
+    assert all(p.dtype == torch.float32 for p in module.parameters())
+    assert type(module.qa_outputs) is torch.nn.Linear
+
+
+def question_contexts(n=40):
+    rng = np.random.default_rng(0)
+    words = (
+        "john lives in new york city and works as a carpenter in brooklyn near the river with a dog".split()
+    )
+    questions = [" ".join(rng.choice(words, 5)) + "?" for _ in range(n)]
+    contexts = [" ".join(rng.choice(words, int(rng.integers(10, 60)))) + "." for _ in range(n)]
+    return questions, contexts
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "int8"])
+def test_bf16_and_int8_answers_stay_close_to_fp32(tiny_qa_dir, dtype):
+    fp32 = QuestionAnswerer(str(tiny_qa_dir), dtype="fp32")
+    other = QuestionAnswerer(fp32.model, dtype=dtype)
+    questions, contexts = question_contexts()
+    _, starts, ends = fp32.logits(questions, contexts)
+    _, other_starts, other_ends = other.logits(questions, contexts)
+    for a, b in zip(starts + ends, other_starts + other_ends, strict=True):
+        assert b.dtype == np.float32
+        np.testing.assert_allclose(a, b, atol=0.1 * np.abs(a).max())
+        assert np.corrcoef(a, b)[0, 1] > 0.99
+    same = sum(
+        fp32(q, c)[0].answer == other(q, c)[0].answer for q, c in zip(questions, contexts, strict=True)
+    )
+    assert same >= 0.8 * len(questions)
+
+
+def run_cli(capsys, monkeypatch, *args):
+    from bertkit.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["bertkit", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code or 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_cli_says_which_dtype_auto_chose(no_env, monkeypatch, capsys, tiny_qa_dir):
+    fake_cpu(monkeypatch, SAPPHIRE_RAPIDS)
+    question = ["-q", "Where does John live?", "-c", "John lives in New York City."]
+    args = ["qa", *question, "--model", str(tiny_qa_dir)]
+    code, out, err = run_cli(capsys, monkeypatch, *args, "--json")
+    assert code == 0 and json.loads(out)
+    assert "note: running in bf16, chosen by dtype auto: the CPU has AMX (amx_bf16)" in err
+    code, out, err = run_cli(capsys, monkeypatch, *args, "--json", "--dtype", "int8")
+    assert code == 0 and json.loads(out) and "dtype auto" not in err
+
+
+def test_health_says_what_each_model_runs_in(no_env, monkeypatch, tiny_qa_dir):
+    from fastapi.testclient import TestClient
+
+    from bertkit.server import ServerConfig, create_app
+
+    fake_cpu(monkeypatch, HASWELL, "AVX2")
+    with TestClient(create_app(ServerConfig(model=str(tiny_qa_dir)))) as client:
+        dtypes = client.get("/health").json()["dtypes"]
+    assert dtypes["qa"]["dtype"] == "fp32" and "no bf16 matrix units" in dtypes["qa"]["reason"]
