@@ -19,6 +19,7 @@ Every task is encode → run → decode: pure encoding and decoding functions ar
     errors.py            one exception per failure kind, with its exit code and HTTP status
     checks.py            argument checks written once (texts as valid Unicode, counts, finite numbers)
     tasks/               base.py (model + runtime + limits) and one module per task: qa (+ qa_decoding,
+                         qa_stream: windows a chunk at a time, qa_merge: chunks' answers merged,
                          qa_batch), ner, fill_mask, nsp, embeddings, attention
     training/            fit.py (the one loop) over batches, optimizer, checkpoints, processes, progress;
                          qa.py / ner.py / mlm.py (trainers) with qa_data|qa_loading|qa_records|qa_features,
@@ -26,7 +27,8 @@ Every task is encode → run → decode: pure encoding and decoding functions ar
     tokenizer_training.py, tokenizer_recipes.py
     viz/                 pictures: style, layout (one token-box layout), token_boxes, qa, attention, entities
     cli/                 typer commands, one module per group, options → one library call (_util: shared)
-    server/              FastAPI: config, schemas, errors, limits, worker (models + QA batching), routes/; web/
+    server/              FastAPI: config, schemas, errors, limits, slow_clients, worker (models + QA batching
+                         in fair rounds: scheduler), routes/; web/
 """
 
 from .encoding import qa_windows, token_table

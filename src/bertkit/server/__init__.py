@@ -17,7 +17,9 @@ Models are the ones named at start (`ServerConfig`): a request never names a mod
     schemas.py   the request and response bodies and their limits
     errors.py    {"error": "..."} for every failure: validation errors in one line, statuses mapped once
     limits.py    the body-size limit (413)
-    worker.py    the models (Models) and the model thread with the QA micro-batcher (Worker)
+    slow_clients.py  the read deadline: unfinished headers (connection closed) and bodies (408)
+    worker.py    the models (Models) and the model thread with the QA batcher (Worker)
+    scheduler.py the QA batcher's fair rounds: short questions first, long ones a slice per round
     routes/      the endpoints by group: page + health, qa, text tasks, plots
     app.py       create_app (the pieces put together) and serve
 """  # noqa: E501

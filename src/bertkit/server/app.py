@@ -1,10 +1,11 @@
-"""The FastAPI app: the worker, the body limit, the error handlers and the routers put together; `serve`."""
+"""The FastAPI app: the worker, the body limits, the error handlers and the routers put together; `serve`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -14,6 +15,7 @@ from .errors import add_error_handlers
 from .limits import BodyLimit
 from .routes import ROUTERS
 from .routes.page import WEB_DIR
+from .slow_clients import BodyDeadline, timed_protocol
 from .worker import Models, Worker
 
 
@@ -45,12 +47,36 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     )
     app.state.models, app.state.worker, app.state.config = models, Worker(models, config), config
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(BodyDeadline, read_timeout_s=config.read_timeout_s)
     add_error_handlers(app)
     if WEB_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def uvicorn_config(
+    config: ServerConfig, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning"
+) -> Any:
+    """The uvicorn settings of a server of this app: its HTTP protocol has the header deadline
+    (`slow_clients`).
+
+    Args:
+        config: the models and limits.
+        host, port: where to listen (loopback by default).
+        log_level: uvicorn's log level.
+    """
+    import uvicorn
+
+    return uvicorn.Config(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        http=timed_protocol(config.read_timeout_s),
+    )
 
 
 def serve(
@@ -69,4 +95,4 @@ def serve(
 
     # Characters no installed font has (rare planes, private use) draw as boxes; do not log each one.
     warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
-    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.Server(uvicorn_config(config, host, port, log_level)).run()

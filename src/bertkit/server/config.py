@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..checks import require_count, require_flag, require_number
 from ..errors import InputError
 from ..tasks.attention import AttentionInspector
 from ..tasks.embeddings import Embedder
@@ -33,10 +34,14 @@ class ServerConfig:
         task_models: models of the other tasks by API name ("ner": "path/to/ner-model"); a task not named
             uses the embedded default.
         max_body_bytes: larger request bodies get 413.
-        timeout_s: a request not answered in this time gets 504.
+        timeout_s: a request not answered in this time gets 504 (and its remaining work is dropped).
+        read_timeout_s: a connection whose request headers, or a request whose body, have not all arrived
+            in this time is closed (headers) or gets 408 (body): slow clients cannot hold connections.
         batch_window_ms: how long a QA batch waits for more requests once the first has arrived.
-        max_batch: QA requests answered together at most.
-        max_queue: requests waiting for the model at most; more get 503.
+        max_batch: QA questions in one round at most.
+        round_tokens: tokens the model runs per QA round: a short question waits at most about one round
+            behind long ones (smaller: fairer; larger: fewer, bigger model calls).
+        max_queue: questions waiting for the model at most; more get 503.
         preload: load the QA model at start (else on the first request).
     """
 
@@ -44,10 +49,22 @@ class ServerConfig:
     task_models: dict[str, str | None] = field(default_factory=dict)
     max_body_bytes: int = 1_000_000
     timeout_s: float = 30.0
+    read_timeout_s: float = 10.0
     batch_window_ms: float = 0.0
     max_batch: int = 32
+    round_tokens: int = 1024
     max_queue: int = 512
     preload: bool = True
+
+    def __post_init__(self) -> None:
+        require_count(self.max_body_bytes, "max_body_bytes")
+        require_number(self.timeout_s, "timeout_s", minimum=0.001)
+        require_number(self.read_timeout_s, "read_timeout_s", minimum=0.001)
+        require_number(self.batch_window_ms, "batch_window_ms", minimum=0.0)
+        require_count(self.max_batch, "max_batch")
+        require_count(self.round_tokens, "round_tokens")
+        require_count(self.max_queue, "max_queue", minimum=0)
+        require_flag(self.preload, "preload")
 
 
 def parse_task_models(items: Iterable[str]) -> dict[str, str | None]:

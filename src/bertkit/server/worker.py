@@ -1,18 +1,22 @@
-"""The models a server holds and the one thread that runs them, with the QA micro-batcher in front of it.
+"""The models a server holds and the one thread that runs them, with the QA batcher in front of it.
 
 Inference is CPU-bound and the tokenizers are not safe to share between threads, so all model work runs on
-one worker thread, and the event loop stays free to accept, validate and time out requests. QA requests
-that arrive while the worker is busy are answered together in one batch (micro-batching: the queue is
-drained, plus `batch_window_ms` of waiting for more); a lone request waits for nothing. Figures are drawn
-on a second thread.
+one worker thread, and the event loop stays free to accept, validate and time out requests. QA questions
+that wait together are answered together, in rounds of at most `round_tokens` tokens (`scheduler`): the
+windows of many questions run in one model call, short questions first and long ones a slice per round,
+so a short question never waits behind a long one for more than a round. A question past its deadline is
+dropped before the next round: a request that got 504 stops costing work. A lone request waits for
+nothing (`batch_window_ms` of waiting for company is optional). Figures are drawn on a second thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -20,19 +24,34 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
-from ..tasks.qa import QAOptions, QuestionAnswerer
+from ..encoding import QAWindows
+from ..tasks.qa import Answering, QAOptions, QuestionAnswerer
+from ..tasks.qa_stream import concat_windows
 from .config import TASK_CLASSES, ServerConfig
 from .errors import Busy
+from .scheduler import take_round
 from .schemas import QARequest
 
 
-@dataclass
+@dataclass(eq=False)
 class QAJob:
+    """One question waiting for its answers, and how far it has got (`answering`, on the model thread)."""
+
     question: str
     context: str
     options: QAOptions
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
+    deadline: float  # time.monotonic() after which nobody waits for the answers
+    order: int  # arrival: lower is older
+    answering: Answering | None = None
+    finished: bool = False
+
+    def remaining_tokens(self) -> int:
+        return self.answering.remaining_tokens() if self.answering is not None else 0
+
+    def take(self, max_tokens: int) -> QAWindows | None:
+        return self.answering.take(max_tokens=max_tokens) if self.answering is not None else None
 
 
 class Models:
@@ -77,7 +96,7 @@ class Models:
 
 
 class Worker:
-    """One model thread, a figure thread, and the QA micro-batcher in front of the model thread.
+    """One model thread, a figure thread, and the QA batcher in front of the model thread.
 
     Args:
         models: the models, used only on the model thread.
@@ -92,7 +111,16 @@ class Worker:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.batcher: asyncio.Task | None = None
         self.waiting = 0
-        self.stats = {"qa_requests": 0, "qa_batches": 0, "largest_batch": 0}
+        self.arrivals = itertools.count()
+        # QA questions received, rounds run, the most questions in one round, questions dropped unfinished,
+        # seconds the model thread spent in rounds
+        self.stats = {
+            "qa_requests": 0,
+            "qa_batches": 0,
+            "largest_batch": 0,
+            "qa_dropped": 0,
+            "qa_busy_s": 0.0,
+        }
 
     def _ensure_batcher(self) -> asyncio.Queue[QAJob]:
         loop = asyncio.get_running_loop()
@@ -118,8 +146,8 @@ class Worker:
         except TimeoutError:
             raise HTTPException(504, f"request timed out after {self.config.timeout_s:g} s") from None
 
-    def _admit(self) -> None:
-        if self.waiting >= self.config.max_queue:
+    def _admit(self, count: int = 1) -> None:
+        if self.waiting + count > self.config.max_queue:
             raise Busy(f"server busy: {self.config.max_queue} requests are waiting; retry shortly")
 
     async def run(self, fn: Callable[[], Any]) -> Any:
@@ -139,32 +167,51 @@ class Worker:
         """Run fn (drawing a figure) on the figure thread, with the request timeout."""
         return await self._timed(asyncio.get_running_loop().run_in_executor(self.plot_thread, fn))
 
-    async def answer(self, request: QARequest) -> list[dict[str, Any]]:
-        """The answers to one question, batched with the others waiting."""
-        self._admit()
+    async def answer(self, requests: Sequence[QARequest]) -> list[list[dict[str, Any]]]:
+        """The answers to each question, worked on in fair rounds with the others waiting. A request
+        that fails or times out takes the rest of its questions' work with it."""
+        self._admit(len(requests))
         queue = self._ensure_batcher()
         loop = asyncio.get_running_loop()
-        options = QAOptions(top_k=request.top_k, max_answer_len=request.max_answer_len)
-        job = QAJob(request.question, request.context, options, loop.create_future(), loop)
-        self.waiting += 1
+        deadline = time.monotonic() + self.config.timeout_s
+        jobs = [
+            QAJob(
+                r.question,
+                r.context,
+                QAOptions(top_k=r.top_k, max_answer_len=r.max_answer_len),
+                loop.create_future(),
+                loop,
+                deadline,
+                next(self.arrivals),
+            )
+            for r in requests
+        ]
+        self.waiting += len(jobs)
+        self.stats["qa_requests"] += len(jobs)
         try:
-            queue.put_nowait(job)
-            return await self._timed(job.future)
+            for job in jobs:
+                queue.put_nowait(job)
+            return await self._timed(asyncio.gather(*(job.future for job in jobs)))
         finally:
-            self.waiting -= 1
+            self.waiting -= len(jobs)
+            for job in jobs:  # nobody waits for these any more: the model thread drops them
+                job.future.cancel()
 
     async def _batch_loop(self) -> None:
         assert self.queue is not None
         loop = asyncio.get_running_loop()
+        pending: list[QAJob] = []
         while True:
-            batch = await self._next_batch(self.queue, loop)
-            batch = [job for job in batch if not job.future.done()]  # timed out while queued
-            if batch:
-                try:
-                    await loop.run_in_executor(self.model_thread, self._answer_batch, batch)
-                except Exception as e:  # the batcher lives on; these requests get the error
-                    for job in batch:
-                        _settle(job, error=e)
+            if not pending:
+                pending = await self._next_batch(self.queue, loop)
+            while not self.queue.empty():
+                pending.append(self.queue.get_nowait())
+            try:
+                await loop.run_in_executor(self.model_thread, self._round, pending)
+            except Exception as e:  # the batcher lives on; these requests get the error
+                for job in pending:
+                    _finish(job, error=e)
+            pending = [job for job in pending if not job.finished]
 
     async def _next_batch(self, queue: asyncio.Queue[QAJob], loop: asyncio.AbstractEventLoop) -> list[QAJob]:
         """The next job, with all those already queued and those arriving within the window (to max_batch)."""
@@ -183,37 +230,76 @@ class Worker:
                 break
         return batch
 
-    def _answer_batch(self, batch: list[QAJob]) -> None:
-        """On the model thread: answer jobs with the same settings together; an error stays with its job."""
-        self.stats["qa_requests"] += len(batch)
-        self.stats["qa_batches"] += 1
-        self.stats["largest_batch"] = max(self.stats["largest_batch"], len(batch))
+    def _round(self, pending: list[QAJob]) -> None:
+        """On the model thread: drop the jobs nobody waits for any more, then run one round of the others
+        (`scheduler.take_round`) and give the finished ones their answers."""
+        now = time.monotonic()
+        try:
+            self._round_of_live(pending, now)
+        finally:
+            self.stats["qa_busy_s"] = round(self.stats["qa_busy_s"] + time.monotonic() - now, 3)
+
+    def _round_of_live(self, pending: list[QAJob], now: float) -> None:
+        live = []
+        for job in pending:
+            if job.future.done() or now > job.deadline:
+                self.stats["qa_dropped"] += 1
+                _finish(job, error=HTTPException(504, f"request timed out after {self.config.timeout_s:g} s"))
+            else:
+                live.append(job)
+        if not live:
+            return
         try:
             qa = self.models.get("qa")
         except Exception as e:
-            for job in batch:
-                _settle(job, error=e)
+            for job in live:
+                _finish(job, error=e)
             return
-        groups: dict[QAOptions, list[QAJob]] = {}
-        for job in batch:
-            groups.setdefault(job.options, []).append(job)
-        for options, jobs in groups.items():
-            try:
-                results = qa.answer_many([j.question for j in jobs], [j.context for j in jobs], options)
-            except Exception:  # find out whose input failed: answer one by one
-                for job in jobs:
-                    self._answer_one(qa, job)
-                continue
-            for job, answers in zip(jobs, results, strict=True):
-                _settle(job, result=[a.to_dict() for a in answers])
+        for job in live:
+            if job.answering is None:
+                try:
+                    job.answering = qa.answering([job.question], [job.context], job.options)
+                except Exception as e:  # this question's input
+                    _finish(job, error=e)
+        taken, failed = take_round(
+            [j for j in live if not j.finished], self.config.round_tokens, self.config.max_batch
+        )
+        for job, error in failed:
+            _finish(job, error=error)
+        if taken:
+            self.stats["qa_batches"] += 1
+            self.stats["largest_batch"] = max(self.stats["largest_batch"], len(taken))
+            self._run(qa, taken)
 
-    @staticmethod
-    def _answer_one(qa: Any, job: QAJob) -> None:
+    def _run(self, qa: Any, taken: list[tuple[QAJob, QAWindows]]) -> None:
+        """Run the windows of a round together and add each job's logits; an error stays with its job."""
         try:
-            answers = qa(job.question, job.context, job.options)
-            _settle(job, result=[a.to_dict() for a in answers])
+            start_logits, end_logits = qa.run_windows(concat_windows([windows for _, windows in taken]))
         except Exception as e:
-            _settle(job, error=e)
+            if len(taken) == 1:
+                _finish(taken[0][0], error=e)
+            else:  # find out whose windows fail: run each job's alone
+                for item in taken:
+                    self._run(qa, [item])
+            return
+        row = 0
+        for job, windows in taken:
+            rows = slice(row, row + len(windows))
+            row += len(windows)
+            answering = job.answering
+            assert answering is not None  # windows were taken from it
+            try:
+                answering.add(windows, start_logits[rows], end_logits[rows])
+                if answering.done:
+                    _finish(job, result=[a.to_dict() for a in answering.answers()[0]])
+            except Exception as e:
+                _finish(job, error=e)
+
+
+def _finish(job: QAJob, result: Any = None, error: BaseException | None = None) -> None:
+    """The job is done with: give it its result or error (`_settle`); it leaves the pending jobs."""
+    job.finished = True
+    _settle(job, result, error)
 
 
 def _settle(job: QAJob, result: Any = None, error: BaseException | None = None) -> None:

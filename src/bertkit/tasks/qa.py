@@ -3,6 +3,10 @@
 encode (`encoding.qa_windows`) → run (`runtime.Runtime`) → decode (`qa_decoding.decode_answers`, pure
 numpy; how spans of different windows are scored against each other is explained there). `QAOptions`
 holds the settings, declared once; the CLI, the server and evaluation build it.
+
+Windows go through the model and the decoder `windows_per_chunk` at a time (`Answering`: windows made by
+`qa_stream.WindowStream`, chunks merged by `qa_merge.AnswerMerge` into the answers of decoding them all at
+once), so memory stays bounded however long a context is; the server runs chunks of many requests together.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from ..encoding import QAWindows, qa_windows
 from ..errors import InputError
 from .base import Task, with_changes
 from .qa_decoding import Answer, check_decoding, decode_answers, window_probabilities
+from .qa_merge import AnswerMerge
+from .qa_stream import WindowStream
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,65 @@ def decode_with_options(
     )
 
 
+class Answering:
+    """Questions being answered a chunk of windows at a time: `take` the next windows, run the model on
+    them, `add` their logits; `answers()` once `done`. All the windows at once (one chunk) are decoded as
+    they are; more chunks are merged by `AnswerMerge` into the same answers.
+
+        answering = qa.answering(questions, contexts)
+        while (windows := answering.take(max_windows=128)) is not None:
+            answering.add(windows, *qa.run_windows(windows))
+        answering.answers()
+
+    Args:
+        stream: the windows of the questions.
+        contexts: their contexts.
+        options: how to answer.
+    """
+
+    def __init__(self, stream: WindowStream, contexts: list[str], options: QAOptions):
+        self.stream, self.contexts, self.options = stream, contexts, options
+        self.merge: AnswerMerge | None = None
+        self.decoded: list[list[Answer]] | None = None
+
+    def take(self, max_windows: int | None = None, max_tokens: int | None = None) -> QAWindows | None:
+        """The next windows (see `WindowStream.take`), or None when all are taken."""
+        return self.stream.take(max_windows, max_tokens)
+
+    def add(self, windows: QAWindows, start_logits: list[np.ndarray], end_logits: list[np.ndarray]) -> None:
+        """The logits of the windows `take` gave last."""
+        row = self.stream.taken - len(windows)
+        if row == 0 and self.stream.exhausted:  # every window at once
+            self.decoded = decode_with_options(start_logits, end_logits, windows, self.contexts, self.options)
+            return
+        if self.merge is None:
+            o = self.options
+            self.merge = AnswerMerge(
+                self.contexts,
+                top_k=o.top_k,
+                max_answer_len=o.max_answer_len,
+                handle_impossible_answer=o.handle_impossible_answer,
+                null_threshold=o.null_threshold,
+                scoring=o.scoring,
+            )
+        self.merge.add(windows, start_logits, end_logits, row)
+
+    @property
+    def done(self) -> bool:
+        """Every window has been taken (and, once added, `answers()` is final)."""
+        return self.stream.exhausted
+
+    def remaining_tokens(self) -> int:
+        """Tokens still to run (estimated for contexts not tokenized yet)."""
+        return self.stream.remaining_tokens()
+
+    def answers(self) -> list[list[Answer]]:
+        """Each question's top_k answers."""
+        if self.decoded is not None:
+            return self.decoded
+        return self.merge.answers() if self.merge is not None else [[] for _ in self.contexts]
+
+
 class QuestionAnswerer(Task):
     """Extractive QA over contexts of any length.
 
@@ -91,6 +156,7 @@ class QuestionAnswerer(Task):
 
     task = "qa"
     preferred_max_length = 384
+    windows_per_chunk = 128  # windows run and decoded together at most: memory stays bounded
 
     def __call__(
         self, question: str, context: str, options: QAOptions | None = None, **changes: Any
@@ -106,7 +172,8 @@ class QuestionAnswerer(Task):
     def answer_many(
         self, questions: list[str], contexts: list[str], options: QAOptions | None = None, **changes: Any
     ) -> list[list[Answer]]:
-        """Answer many questions at once: all windows of all documents are batched together.
+        """Answer many questions at once: the windows of all documents are batched together,
+        `windows_per_chunk` at a time (memory stays bounded however long the contexts are).
 
         Args:
             questions, contexts: parallel lists.
@@ -120,20 +187,40 @@ class QuestionAnswerer(Task):
         options = with_changes(options, QAOptions, changes)
         if not questions:
             return []
-        windows, start_logits, end_logits = self.logits(questions, contexts, options)
-        return decode_with_options(start_logits, end_logits, windows, contexts, options)
+        answering = self.answering(questions, contexts, options)
+        while (windows := answering.take(max_windows=self.windows_per_chunk)) is not None:
+            answering.add(windows, *self.run_windows(windows))
+        return answering.answers()
+
+    def answering(
+        self, questions: list[str], contexts: list[str], options: QAOptions | None = None
+    ) -> Answering:
+        """The questions, to answer a chunk of windows at a time (`Answering`); checked here.
+
+        Args:
+            questions, contexts: parallel lists.
+            options: how to answer (default `QAOptions()`).
+        """
+        options = options or QAOptions()
+        max_length = self.window_length(options.max_length)
+        stream = WindowStream(self.model.tokenizer, questions, contexts, max_length, options.stride)
+        return Answering(stream, contexts, options)
+
+    def run_windows(self, windows: QAWindows) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The model's start and end logits of each window."""
+        out = self.run(windows, ("start_logits", "end_logits"))
+        return out["start_logits"], out["end_logits"]
 
     def logits(
         self, questions: list[str], contexts: list[str], options: QAOptions | None = None
     ) -> tuple[QAWindows, list[np.ndarray], list[np.ndarray]]:
         """Encode and run: the windows of all documents (`options.max_length`, `options.stride`) with their
-        start and end logits."""
+        start and end logits, all at once (for pictures and benchmarks: `answer_many` streams them)."""
         options = options or QAOptions()
         max_length = self.window_length(options.max_length)
         tokenizer = self.model.tokenizer
         windows = qa_windows(tokenizer, questions, contexts, max_length=max_length, stride=options.stride)
-        out = self.run(windows, ("start_logits", "end_logits"))
-        return windows, out["start_logits"], out["end_logits"]
+        return windows, *self.run_windows(windows)
 
     def explain(
         self, question: str, context: str, options: QAOptions | None = None, **changes: Any

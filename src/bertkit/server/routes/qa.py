@@ -1,8 +1,7 @@
-"""Extractive QA: `POST /v1/qa` and `POST /v1/qa/batch`, both through the micro-batcher."""
+"""Extractive QA: `POST /v1/qa` and `POST /v1/qa/batch`, both through the QA batcher (`Worker.answer`)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter
@@ -17,11 +16,10 @@ router = APIRouter()
 @router.post("/v1/qa", response_model=QAResponse, responses=ERROR_RESPONSES)
 async def qa(body: QARequest, worker: WorkerDep) -> dict[str, Any]:
     """The top answers to a question about a context; `context[start:end] == answer`."""
-    return {"answers": await worker.answer(body)}
+    return {"answers": (await worker.answer([body]))[0]}
 
 
 @router.post("/v1/qa/batch", response_model=QABatchResponse, responses=ERROR_RESPONSES)
 async def qa_batch(body: QABatchRequest, worker: WorkerDep) -> dict[str, Any]:
-    """Many questions at once (batched with whatever else is waiting)."""
-    results = await asyncio.gather(*(worker.answer(item) for item in body.items))
-    return {"results": [{"answers": answers} for answers in results]}
+    """Many questions at once (batched with whatever else is waiting); one deadline for all of them."""
+    return {"results": [{"answers": answers} for answers in await worker.answer(body.items)]}
