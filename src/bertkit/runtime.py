@@ -169,18 +169,24 @@ def length_batches(lengths: Sequence[int], max_tokens: int, max_batch: int) -> I
     """Group window indices into batches of similar length, longest first.
 
     A batch of n windows padded to length L costs n*L tokens; it stays within `max_tokens` (a single
-    window longer than the budget still forms its own batch).
+    window longer than the budget still forms its own batch). A window shorter than half the batch's
+    longest starts the next batch, so padding at most doubles a window's cost (one 384-token window among
+    short questions would otherwise pad 20 of them to 384 tokens).
 
     >>> [b.tolist() for b in length_batches([5, 9, 7, 9], max_tokens=18, max_batch=8)]
     [[1, 3], [2, 0]]
+    >>> [b.tolist() for b in length_batches([30, 384, 40], max_tokens=8192, max_batch=64)]
+    [[1], [2, 0]]
     """
     order = np.argsort(-np.asarray(lengths), kind="stable")
     start = 0
     while start < len(order):
         longest = lengths[order[start]]
-        size = max(1, min(max_batch, max_tokens // max(longest, 1)))
-        yield order[start : start + size]
-        start += size
+        stop = min(len(order), start + max(1, min(max_batch, max_tokens // max(longest, 1))))
+        while stop - start > 1 and 2 * lengths[order[stop - 1]] < longest:
+            stop -= 1
+        yield order[start:stop]
+        start = stop
 
 
 class Runtime:
