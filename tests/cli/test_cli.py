@@ -313,3 +313,20 @@ def test_null_threshold_must_be_finite(capsys, monkeypatch, tiny_qa_dir, value):
     args = ["qa", "-q", "Who?", "-c", "Paris.", "--no-answer", "--null-threshold", value]
     code, out, err = run(capsys, monkeypatch, *args, "--model", str(tiny_qa_dir))
     assert one_line_error(code, err, f"null_threshold must be a finite number, got {value}"), err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--timeout", "nan"], "timeout_s must be a finite number, got nan"),
+        (["--timeout", "0"], "timeout_s must be >= 0.001"),
+        (["--batch-window-ms", "-5"], "batch_window_ms must be >= 0.0, got -5.0"),
+        (["--port", "99999"], "--port must be an integer from 0 to 65535, got 99999"),
+    ],
+)
+def test_serve_options_are_checked_before_serving(capsys, monkeypatch, args, message):
+    import bertkit.server
+
+    monkeypatch.setattr(bertkit.server, "serve", lambda *a, **k: pytest.fail("served"))
+    code, out, err = run(capsys, monkeypatch, "serve", *args)
+    assert one_line_error(code, err, message), err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -117,3 +118,20 @@ def test_json_sent_as_another_type_gets_415_saying_what_to_send(client, content_
 def test_a_body_that_is_not_utf8_is_malformed_json(client):
     r = client.post("/v1/qa", content=b'{"question": "\xff"}', headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["error"].startswith("malformed JSON: the body is not UTF-8 JSON")
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("timeout_s", float("nan"), "timeout_s must be a finite number, got nan"),
+        ("read_timeout_s", 0, "read_timeout_s must be >= 0.001"),
+        ("batch_window_ms", -1.0, "batch_window_ms must be >= 0.0"),
+        ("max_batch", 0, "max_batch must be an integer >= 1, got 0"),
+        ("max_body_bytes", 1.5, "max_body_bytes must be an integer >= 1, got 1.5"),
+        ("max_queue", -1, "max_queue must be an integer >= 0, got -1"),
+        ("preload", "no", "preload must be True or False"),
+    ],
+)
+def test_server_config_is_checked_when_made(field, value, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        ServerConfig(**{field: value})
