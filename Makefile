@@ -34,6 +34,7 @@ run: install
 	$(BIN)/bertkit qa --question "Where does John live?" --context "John lives in New York City."
 	$(BIN)/bertkit qa --question "Where does John live?" --context "John lives in New York City." --json
 	$(BIN)/bertkit tokenize "Where does John live?" --pair "John lives in New York City."
+	$(BIN)/bertkit tokenize "철수는 어디에 삽니까?" --pair "철수는 서울에 삽니다."
 	$(BIN)/python examples/long_document.py
 	$(BIN)/bertkit fill-mask "Soccer is a really fun [MASK]."
 	$(BIN)/bertkit ner "My name is Sylvain and I work at Hugging Face in Brooklyn."
