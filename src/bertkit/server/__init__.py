@@ -16,8 +16,8 @@ Models are the ones named at start (`ServerConfig`): a request never names a mod
     config.py    ServerConfig, the tasks offered (TASK_CLASSES), parse_task_models("TASK=MODEL" items)
     schemas.py   the request and response bodies and their limits
     errors.py    {"error": "..."} for every failure: validation errors in one line, statuses mapped once
-    limits.py    the body-size limit (413)
-    slow_clients.py  the read deadline: unfinished headers (connection closed) and bodies (408)
+    limits.py    the body limits: too large (413), not all received in time (408)
+    slow_clients.py  the header deadline: unfinished headers get 408 and the connection is closed
     worker.py    the models (Models) and the model thread with the QA batcher (Worker)
     scheduler.py the QA batcher's fair rounds: short questions first, long ones a slice per round
     routes/      the endpoints by group: page + health, qa, text tasks, plots

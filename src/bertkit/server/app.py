@@ -15,7 +15,7 @@ from .errors import add_error_handlers
 from .limits import BodyLimit
 from .routes import ROUTERS
 from .routes.page import WEB_DIR
-from .slow_clients import BodyDeadline, timed_protocol
+from .slow_clients import timed_protocol
 from .worker import Models, Worker
 
 
@@ -46,8 +46,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.models, app.state.worker, app.state.config = models, Worker(models, config), config
-    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
-    app.add_middleware(BodyDeadline, read_timeout_s=config.read_timeout_s)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, read_timeout_s=config.read_timeout_s)
     add_error_handlers(app)
     if WEB_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")

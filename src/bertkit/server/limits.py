@@ -1,7 +1,10 @@
-"""The body-size limit: 413 for request bodies over `ServerConfig.max_body_bytes`, before they are parsed."""
+"""The body limits: 413 for request bodies over `ServerConfig.max_body_bytes`, before they are parsed, and 408
+for a body not all received `ServerConfig.read_timeout_s` after its headers (a client trickling its body
+cannot hold a request; `slow_clients` does the same for headers)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -11,15 +14,17 @@ from .errors import error
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for bodies over the limit, announced (Content-Length) or streamed.
+    """ASGI middleware: 413 for bodies over the limit, announced (Content-Length) or streamed; 408 for a
+    body not complete in time.
 
     Args:
         app: the ASGI app it wraps.
         max_bytes: the largest body let through.
+        read_timeout_s: seconds for the whole body, from the request's start (None: no limit).
     """
 
-    def __init__(self, app: Any, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: Any, max_bytes: int, read_timeout_s: float | None = None):
+        self.app, self.max_bytes, self.read_timeout_s = app, max_bytes, read_timeout_s
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -29,15 +34,26 @@ class BodyLimit:
         if announced_length(scope) > self.max_bytes:
             await error(413, too_large)(scope, receive, send)
             return
-        seen = 0
+        loop = asyncio.get_running_loop()
+        deadline = None if self.read_timeout_s is None else loop.time() + self.read_timeout_s
+        seen, complete = 0, False
 
         async def limited() -> dict:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete or deadline is None:  # after the body, waiting for a disconnect is not reading
+                message = await receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
+                except TimeoutError:
+                    raise HTTPException(
+                        408, f"request body not received within {self.read_timeout_s:g} s"
+                    ) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
                     raise HTTPException(413, too_large)  # FastAPI passes it on to the error handler
+                complete = complete or not message.get("more_body", False)
             return message
 
         await self.app(scope, limited, send)
