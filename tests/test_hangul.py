@@ -18,6 +18,9 @@ from bertkit.hangul import (
 
 from .conftest import TOKENIZERS
 
+# "철수는 서울에 삽니다." (the tutorial's context), one token per syllable
+CHEOLSU = "철 ##수 ##는 서 ##울 ##에 삽 ##니 ##다 .".split()
+
 
 @pytest.fixture(scope="module")
 def base():
@@ -42,18 +45,7 @@ def test_ks_x_1001_has_its_2350_syllables():
 
 
 def test_the_tutorial_sentences_split_into_syllables(exact):
-    assert tokens(exact, "철수는 서울에 삽니다.")[0] == [
-        "철",
-        "##수",
-        "##는",
-        "서",
-        "##울",
-        "##에",
-        "삽",
-        "##니",
-        "##다",
-        ".",
-    ]
+    assert tokens(exact, "철수는 서울에 삽니다.")[0] == CHEOLSU
     toks, offsets = tokens(exact, "고양이가 의자에 앉습니다.")
     assert toks[:4] == ["고", "##양", "##이", "##가"] and offsets[:4] == [(0, 1), (1, 2), (2, 3), (3, 4)]
 
@@ -150,19 +142,7 @@ def test_the_default_tokenizer_keeps_every_shipped_syllable():
     assert all(s in vocab and "##" + s in vocab for s in syllables)
     ids = tokenizer("철수는 어디에 삽니까?", "철수는 서울에 삽니다.")["input_ids"]
     tokens = tokenizer.convert_ids_to_tokens(ids)
-    assert tokens[tokens.index("[SEP]") + 1 :] == [
-        "철",
-        "##수",
-        "##는",
-        "서",
-        "##울",
-        "##에",
-        "삽",
-        "##니",
-        "##다",
-        ".",
-        "[SEP]",
-    ]
+    assert tokens[tokens.index("[SEP]") + 1 :] == [*CHEOLSU, "[SEP]"]
 
 
 def test_korean_text_gets_the_hangul_exact_tokenizer_by_default():
