@@ -70,6 +70,7 @@ class Answer:
     window: int | None = field(default=None, compare=False, repr=False)
     token_start: int | None = field(default=None, compare=False, repr=False)
     token_end: int | None = field(default=None, compare=False, repr=False)
+    rank: float | None = field(default=None, compare=False, repr=False)  # the decoder's log score
 
     def to_dict(self) -> dict[str, Any]:
         """`{answer, start, end, score}`: the answer as JSON shows it (no token positions)."""
@@ -209,7 +210,7 @@ def _top_per_document(
     return order[position < top_k]
 
 
-def _empty_answer_scores(
+def empty_answer_scores(
     null: np.ndarray, sample: np.ndarray, best_odds: np.ndarray, scoring: str
 ) -> np.ndarray:
     """Per document, the empty answer's score: with odds, as likely as the best span is not; else the
@@ -221,7 +222,7 @@ def _empty_answer_scores(
     return doc_null
 
 
-def _with_empty_answer(
+def with_empty_answer(
     answers: list[Answer], null_score: float, null_threshold: float, top_k: int
 ) -> list[Answer]:
     """The top_k of the answers and the empty answer, which ranks as if it scored null_score - null_threshold."""
@@ -283,10 +284,10 @@ def decode_answers(
         if not answers[d]:
             best_odds[d] = 0.5 * (1.0 + np.tanh(spans.rank[i] / 2))  # sigmoid, without overflow
         where = int(spans.window[i]), int(spans.token_start[i]), int(spans.token_end[i])
-        answers[d].append(Answer(contexts[d][s:e], s, e, float(scores[i]), *where))
+        answers[d].append(Answer(contexts[d][s:e], s, e, float(scores[i]), *where, float(spans.rank[i])))
     if handle_impossible_answer:
-        doc_null = _empty_answer_scores(null, windows.sample, best_odds, scoring)
+        doc_null = empty_answer_scores(null, windows.sample, best_odds, scoring)
         answers = [
-            _with_empty_answer(a, float(doc_null[d]), null_threshold, top_k) for d, a in enumerate(answers)
+            with_empty_answer(a, float(doc_null[d]), null_threshold, top_k) for d, a in enumerate(answers)
         ]
     return answers

@@ -23,10 +23,10 @@ import numpy as np
 from ..encoding import QAWindows
 from .qa_decoding import (
     Answer,
-    _empty_answer_scores,
-    _with_empty_answer,
     decode_answers,
+    empty_answer_scores,
     window_probabilities,
+    with_empty_answer,
 )
 
 
@@ -88,18 +88,12 @@ class AnswerMerge:
             max_answer_len=self.max_answer_len,
             scoring=self.scoring,
         )
-        with np.errstate(divide="ignore"):
-            log_start, log_end, log_null = np.log(p_start), np.log(p_end), np.log(null)
         window_mass = np.full(len(windows), -np.inf)
         for w, answers in enumerate(per_window):
             doc = int(windows.sample[w])
-            # The decoder's ranks, computed as it computes them (`_span_band`): log p_start + log p_end,
-            # minus log null with odds.
-            ranks = [float(log_start[w, a.token_start] + log_end[w, a.token_end]) for a in answers]
-            if self.scoring == "odds":
-                ranks = [r - float(log_null[w]) for r in ranks]
-                if answers:  # log Σ odds = log odds - log share, from the window's best span
-                    window_mass[w] = ranks[0] - np.log(answers[0].score)
+            ranks = [float(a.rank) for a in answers if a.rank is not None]  # the decoder's log scores
+            if self.scoring == "odds" and answers:  # log Σ odds = log odds - log share, from the best span
+                window_mass[w] = ranks[0] - np.log(answers[0].score)
             self.found[doc] += [
                 _Found(r, dataclasses.replace(a, window=row + w)) for r, a in zip(ranks, answers, strict=True)
             ]
@@ -134,9 +128,9 @@ class AnswerMerge:
             answers.append(scored)
         if self.handle_impossible_answer:
             docs = np.arange(len(self.contexts))
-            doc_null = _empty_answer_scores(self.null, docs, best_odds, self.scoring)
+            doc_null = empty_answer_scores(self.null, docs, best_odds, self.scoring)
             answers = [
-                _with_empty_answer(a, float(doc_null[d]), self.null_threshold, self.top_k)
+                with_empty_answer(a, float(doc_null[d]), self.null_threshold, self.top_k)
                 for d, a in enumerate(answers)
             ]
         return answers
