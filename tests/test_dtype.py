@@ -4,7 +4,6 @@ answers stay close to fp32's on a tiny model. No timings: speed is measured by b
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +11,8 @@ import pytest
 from bertkit import InputError, QuestionAnswerer
 from bertkit import runtime as runtime_module
 from bertkit.runtime import DTYPE_ENV, Runtime, dtype_for_cpu, resolve_dtype
+
+from .cli.test_cli import run
 
 ZEN4 = {"avx2", "avx512f", "avx512_bf16", "avx512_vnni"}  # AVX-512 BF16, no AMX
 SAPPHIRE_RAPIDS = ZEN4 | {"amx_bf16", "amx_int8", "amx_tile"}
@@ -128,27 +129,14 @@ def test_bf16_and_int8_answers_stay_close_to_fp32(tiny_qa_dir, dtype):
     assert same >= 0.8 * len(questions)
 
 
-def run_cli(capsys, monkeypatch, *args):
-    from bertkit.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["bertkit", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_the_cli_says_which_dtype_auto_chose(no_env, monkeypatch, capsys, tiny_qa_dir):
     fake_cpu(monkeypatch, SAPPHIRE_RAPIDS)
     question = ["-q", "Where does John live?", "-c", "John lives in New York City."]
     args = ["qa", *question, "--model", str(tiny_qa_dir)]
-    code, out, err = run_cli(capsys, monkeypatch, *args, "--json")
+    code, out, err = run(capsys, monkeypatch, *args, "--json")
     assert code == 0 and json.loads(out)
     assert "note: running in bf16, chosen by dtype auto: the CPU has AMX (amx_bf16)" in err
-    code, out, err = run_cli(capsys, monkeypatch, *args, "--json", "--dtype", "int8")
+    code, out, err = run(capsys, monkeypatch, *args, "--json", "--dtype", "int8")
     assert code == 0 and json.loads(out) and "dtype auto" not in err
 
 
