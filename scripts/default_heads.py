@@ -3,6 +3,9 @@ model serves `fill-mask` and `nsp`) and English NER. Each starts from all-MiniLM
 
     python scripts/default_heads.py train pretraining [--resume]   # CPU, ~30 min
     python scripts/default_heads.py train ner [--resume]           # CPU, ~5 min
+    python scripts/default_qa_model.py grow --task ner --korean runs/korean-encoder/model/checkpoints/step-N
+    python scripts/default_heads.py train ner-bilingual [--with-wikiann] [--resume]
+                                                                   # CoNLL-2003 + KLUE-NER from the grown MiniLM
     python scripts/default_heads.py evaluate pretraining|ner       # held-out figures (JSON on stdout)
     python scripts/default_heads.py package pretraining|ner        # write src/bertkit/models/default-<name>
 
@@ -54,6 +57,11 @@ NER = dict(
     seed=0,
     save_every_steps=100,
 )
+# Bilingual NER (issues 12 and 13): CoNLL-2003 English (PER/LOC/ORG/MISC) and KLUE-NER Korean (its own
+# types PS/LC/OG/DT/TI/QT, kept as KLUE names them so KLUE's metric and tutorials read them), one label set;
+# the new Hangul rows learn, the English word embeddings stay MiniLM's.
+NER_BILINGUAL = dict(NER, epochs=3, freeze_embeddings=False, train_embeddings_from=30522)
+KLUE_HELD_OUT = 500  # the last 500 of klue-ner-v1.1-train-5k's sentences choose the epoch with conll2003-dev
 # WNUT-17's types that are PER/LOC/ORG in the default model's terms (the others are left out).
 WNUT_TO_BTC = {"person": "PER", "location": "LOC", "corporation": "ORG", "group": "ORG"}
 
@@ -85,6 +93,15 @@ def train(args) -> None:
             output_dir=str(RUNS / "default-pretraining"), max_steps=args.max_steps, **PRETRAINING
         )
         result = run(load("minilm", "pretraining"), texts, config, held, resume=args.resume)
+    elif args.name == "ner-bilingual":
+        from bertkit.training.ner import NERTrainConfig
+        from bertkit.training.ner import train as run
+
+        sentences, dev = bilingual_ner_data(args.with_wikiann)
+        print(f"{len(sentences)} training sentences, {len(dev.sentences)} for selection", file=sys.stderr)
+        out = RUNS / ("default-ner-bilingual-wikiann" if args.with_wikiann else "default-ner-bilingual")
+        config = NERTrainConfig(output_dir=str(out), max_steps=args.max_steps, **NER_BILINGUAL)
+        result = run(str(RUNS / "default-ner-grown"), sentences, config, dev, resume=args.resume)
     else:
         from bertkit.training.ner import NERTrainConfig
         from bertkit.training.ner import train as run
@@ -98,6 +115,27 @@ def train(args) -> None:
         config = NERTrainConfig(output_dir=str(out), max_steps=args.max_steps, **NER)
         result = run(load("minilm", "ner"), sentences, config, dev, resume=args.resume)
     print(json.dumps({"best": result.best, "history": result.history}, default=str))
+
+
+def bilingual_ner_data(with_wikiann: bool):
+    """(training sentences, selection set): CoNLL-2003 train + KLUE-NER train (less its last 500) [+ WikiANN
+    train]; conll2003-dev + those 500 KLUE sentences choose the epoch. No test or KLUE dev file is read."""
+    import dataclasses
+
+    from bertkit.training.ner_data import load_ner_file
+
+    conll = load_ner_file(DATA / "ner" / "conll2003-train.conll")
+    klue = load_ner_file(DATA / "ner" / "klue-ner-v1.1-train-5k.tsv")
+    sentences = conll.sentences + klue.sentences[:-KLUE_HELD_OUT]
+    if with_wikiann:
+        sentences += load_ner_file(DATA / "ner" / "wikiann-en-train.conll").sentences
+    dev = load_ner_file(DATA / "ner" / "conll2003-dev.conll")
+    dev = dataclasses.replace(
+        dev,
+        path="conll2003-dev + klue-train held-out",
+        sentences=dev.sentences + klue.sentences[-KLUE_HELD_OUT:],
+    )
+    return sentences, dev
 
 
 def wnut_as_btc(split: str = "test"):
@@ -137,12 +175,24 @@ def evaluate(args) -> None:
         from bertkit.training.ner_data import load_ner_file
 
         model = load(model_dir, "ner")
-        for name, data in (
-            ("btc-test", load_ner_file(DATA / "ner" / "btc-test.conll")),
-            ("wnut17-test (PER/LOC/ORG)", wnut_as_btc()),
-        ):
-            scores = score(model, data)
-            report[name] = {k: round(scores[k], 2) for k in ("precision", "recall", "f1")}
+        sets = [
+            ("btc-test", lambda: load_ner_file(DATA / "ner" / "btc-test.conll")),
+            ("wnut17-test (PER/LOC/ORG)", wnut_as_btc),
+        ]
+        if args.name == "ner-bilingual":
+            sets = [
+                ("conll2003-test", lambda: load_ner_file(DATA / "ner" / "conll2003-test.conll")),
+                (
+                    "wikiann-en-test (PER/LOC/ORG)",
+                    lambda: load_ner_file(DATA / "ner" / "wikiann-en-test.conll"),
+                ),
+                ("klue-ner-v1.1-dev", lambda: load_ner_file(DATA / "ner" / "klue-ner-v1.1-dev.tsv")),
+                *sets,
+            ]
+        for name, data in sets:
+            ignored = ("MISC",) if "PER/LOC/ORG" in name else ()
+            scores = score(model, data(), ignore_types=ignored)
+            report[name] = {k: round(scores[k], 2) for k in ("precision", "recall", "f1") if k in scores}
             print(name, report[name], file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))
 
@@ -162,11 +212,12 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     for command in ("train", "evaluate", "package"):
         p = sub.add_parser(command)
-        p.add_argument("name", choices=("pretraining", "ner"))
+        p.add_argument("name", choices=("pretraining", "ner", "ner-bilingual"))
         if command == "train":
             p.add_argument("--resume", action="store_true")
             p.add_argument("--max-steps", type=int, default=None, help="stop there (resumable)")
             p.add_argument("--with-wnut", action="store_true", help="NER: add wnut17-train (PER/LOC/ORG)")
+            p.add_argument("--with-wikiann", action="store_true", help="ner-bilingual: add wikiann-en-train")
         else:
             p.add_argument("--model", default=None)
         if command == "package":

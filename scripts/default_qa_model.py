@@ -72,8 +72,104 @@ STAGE2 = dict(
 # Stage 3 (run 3): stage 2 again from stage 2's model with another seed (other questions buried among other
 # paragraphs, other answerless windows kept, another order).
 STAGE3 = dict(STAGE2, seed=1)
+# Stage 4 (run 4, issues 12 and 13): one bilingual epoch from the shipped stage-3 model with its vocabulary
+# grown by the Hangul syllables (`grow`): all the English QA training data (3.4× stage 3's questions) and
+# the Korean training data twice, 35 % buried as in stage 2, in bf16 (encoder products; softmax in fp32).
+# Only the new embedding rows of the word embeddings learn; the 30,522 English rows stay MiniLM's.
+STAGE4 = dict(STAGE2, seed=4, freeze_embeddings=False, train_embeddings_from=30522, save_every_steps=100)
 # stage -> (training settings, share of questions buried, other paragraphs around each buried one)
-LATER_STAGES = {2: (STAGE2, 0.35, 3), 3: (STAGE3, 0.35, 3)}
+LATER_STAGES = {2: (STAGE2, 0.35, 3), 3: (STAGE3, 0.35, 3), 4: (STAGE4, 0.35, 3)}
+ENGLISH_MORE = [
+    DATA / "squadshifts" / "new_wiki_v1.0.json",
+    DATA / "squadshifts" / "amazon_reviews_v1.0.json",
+    DATA / "squadshifts" / "reddit_v1.0.json",
+    DATA / "qa-extra" / "squad-v1.1-train-first11.json",
+]
+COVID_QA = DATA / "qa-extra" / "covid-qa-200423.json"
+COVID_EXCERPT_CHARACTERS = 4000  # a paper is ~29k characters (~25 windows); 4,000 are ~3 windows
+KOREAN_TRAIN = [DATA / "korquad-v1.0-train.json", DATA / "tydiqa" / "tydiqa-goldp-ko-train.json"]
+KOREAN_HELD_OUT_ARTICLES = 5  # of korquad-v1.0-train's 100 articles, for the Korean held-out figure
+
+
+def excerpt(example, characters: int, rng):
+    """The example with its context cut to about `characters` around the answer, at a random place, on
+    whitespace (a scientific paper of COVID-QA is ~25 windows, nearly all without the answer)."""
+    import dataclasses
+
+    answer = example.answers[0]
+    if len(example.context) <= characters:
+        return example
+    lo = max(0, answer.start + len(answer.text) - characters)
+    hi = min(answer.start, len(example.context) - characters)
+    start = rng.randint(lo, max(lo, hi))
+    end = start + characters
+    while start > 0 and not example.context[start - 1].isspace():
+        start -= 1
+    while end < len(example.context) and not example.context[end].isspace():
+        end += 1
+    answers = tuple(
+        dataclasses.replace(a, start=a.start - start)
+        for a in example.answers
+        if a.start >= start and a.start + len(a.text) <= end
+    )
+    return dataclasses.replace(example, context=example.context[start:end], answers=answers)
+
+
+def bilingual_data():
+    """(train examples, English held-out, Korean held-out): stage 4's data."""
+    import random
+
+    from bertkit.training.qa_data import QADataset
+    from bertkit.training.qa_loading import load_qa_file
+
+    english, holdout = training_data()
+    for path in ENGLISH_MORE:
+        english += load_qa_file(path).examples
+    rng = random.Random(4)
+    english += [excerpt(e, COVID_EXCERPT_CHARACTERS, rng) for e in load_qa_file(COVID_QA).examples]
+    korquad = load_qa_file(KOREAN_TRAIN[0]).examples
+    titles = list(dict.fromkeys(e.title for e in korquad))
+    held = set(titles[-KOREAN_HELD_OUT_ARTICLES:])
+    korean = [e for e in korquad if e.title not in held] + load_qa_file(KOREAN_TRAIN[1]).examples
+    korean_holdout = QADataset(
+        [e for e in korquad if e.title in held], version="1.1", path="korquad-train held-out"
+    )
+    settings = STAGE4
+    examples = (
+        buried_examples(english, 0.35, 3, seed=settings["seed"])
+        + korean
+        + buried_examples(korean, 0.35, 3, seed=settings["seed"])
+    )
+    return examples, holdout, korean_holdout
+
+
+def grow(args) -> None:
+    """runs/default-TASK-grown: a model with the Hangul-exact vocabulary, the new rows taken from the Korean
+    encoder's masked-LM adaptation (`scripts/korean_encoder.py train`). Stage 4 grows the shipped QA model;
+    the bilingual NER recipe (scripts/default_heads.py) grows MiniLM with an NER head."""
+    import torch
+    from safetensors.torch import load_file
+    from tokenizers import Tokenizer
+
+    from bertkit.hangul import SYLLABLES, as_transformers, extend_model, hangul_exact
+    from bertkit.loading import load, minilm_dir
+
+    model = load(args.init or ("default" if args.task == "qa" else "minilm"), args.task, seed=0)
+    base = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
+    grown = hangul_exact(base, list(SYLLABLES.read_text(encoding="utf-8").strip()))
+    extend_model(model.module, base, grown)
+    adapted = load_file(Path(args.korean) / "model.safetensors")
+    rows = next(v for k, v in adapted.items() if k.endswith("word_embeddings.weight"))
+    old = base.get_vocab_size()
+    with torch.no_grad():
+        model.module.get_input_embeddings().weight[old:] = rows[old:]
+    out = Path(args.output or ROOT / "runs" / f"default-{args.task}-grown")
+    model.module.save_pretrained(out)
+    as_transformers(grown).save_pretrained(out)
+    print(
+        f"{out}: vocabulary {old:,} → {grown.get_vocab_size():,}, Korean rows from {args.korean}",
+        file=sys.stderr,
+    )
 
 
 def buried_examples(examples, share: float, among: int, seed: int = 0):
@@ -101,6 +197,10 @@ def train(args) -> None:
     examples, holdout = training_data()
     if args.stage == 1:
         settings, model = RECIPE, load("minilm", "qa")
+    elif args.stage == 4:
+        settings = STAGE4
+        examples, holdout, _ = bilingual_data()
+        model = load(args.init or str(ROOT / "runs" / "default-qa-grown"), "qa")
     else:
         settings, share, among = LATER_STAGES[args.stage]
         examples = buried_examples(examples, share, among, seed=settings["seed"])
@@ -114,6 +214,7 @@ def train(args) -> None:
 def evaluate(args) -> None:
     from bertkit.loading import load
     from bertkit.training.qa import evaluate
+    from bertkit.training.qa_adversarial import adversarial
     from bertkit.training.qa_data import buried
     from bertkit.training.qa_loading import load_qa_file
 
@@ -127,14 +228,20 @@ def evaluate(args) -> None:
         # Long documents must not cost accuracy: the same questions, alone and buried among 20 paragraphs.
         "squad-v1.1-dev-300-alone": lambda: buried(squad(), others=0, limit=300, seed=0),
         "squad-v1.1-dev-300-buried-20": lambda: buried(squad(), others=20, limit=300, seed=0),
+        # Robustness: a sentence resembling the question, appended to the paragraph (AddSent-style).
+        "squad-v1.1-dev-addsent": lambda: adversarial(squad(), seed=0),
+        # Korean (KorQuAD's character F1 for both; TyDi's file has no version, so the metric is named).
+        "korquad-v1.0-dev": lambda: load_qa_file(DATA / "korquad-v1.0-dev.json"),
+        "tydiqa-goldp-ko-dev": lambda: load_qa_file(DATA / "tydiqa" / "tydiqa-goldp-ko-dev.json"),
     }
+    metrics = {"tydiqa-goldp-ko-dev": "korquad"}
     names = args.sets.split(",") if args.sets else list(every)
     if unknown := [n for n in names if n not in every]:
         sys.exit(f"error: unknown set(s) {', '.join(unknown)}; choose from {', '.join(every)}")
     model = load(args.model, "qa")
     report = {}
     for name in names:
-        scores, _ = evaluate(model, every[name](), dtype=args.dtype)
+        scores, _ = evaluate(model, every[name](), metrics.get(name), dtype=args.dtype)
         report[name] = {k: round(scores[k], 2) for k in ("exact_match", "f1")} | {"n": scores["n"]}
         print(name, report[name], file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))
@@ -175,6 +282,7 @@ def write_shipped(name: str, model_dir: Path, bits: int, recipe: dict, metrics: 
         "base_sha256": sha256(base_file),
         "delta_sha256": sha256(target / "delta.safetensors"),
         "delta_bits": bits,
+        **({"tokenizer": "hangul-exact"} if config.vocab_size > 30522 else {}),
         "max_weight_error": max_error(tuned, apply(base, delta)),
         "recipe": recipe,
         "training": json.loads(summary.read_text()) if summary.exists() else None,
@@ -197,16 +305,21 @@ def main() -> None:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--stage", type=int, choices=(1, *LATER_STAGES), default=1)
     p.add_argument("--init", help="stage N > 1 starts from this model (default: stage N - 1's output)")
+    p = sub.add_parser("grow", help="a model with the Hangul-exact vocabulary (stage 4's start)")
+    p.add_argument("--task", choices=("qa", "ner"), default="qa")
+    p.add_argument("--init", help="the model to grow (default: the shipped QA model; MiniLM for ner)")
+    p.add_argument("--korean", required=True, help="a checkpoint of scripts/korean_encoder.py train")
+    p.add_argument("--output")
     p = sub.add_parser("evaluate")
     p.add_argument("--model", default=None)
     p.add_argument("--dtype", default="fp32")
-    p.add_argument("--sets", help="comma-separated names of the sets to score (default: all four)")
+    p.add_argument("--sets", help="comma-separated names of the sets to score (default: all)")
     p = sub.add_parser("package")
     p.add_argument("--model", default=str(ROOT / "runs" / "default-qa"))
     p.add_argument("--bits", type=int, default=8)
     p.add_argument("--metrics", help="JSON file with the evaluation report to record in the manifest")
     args = parser.parse_args()
-    {"train": train, "evaluate": evaluate, "package": package}[args.command](args)
+    {"train": train, "grow": grow, "evaluate": evaluate, "package": package}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -39,3 +39,23 @@ def test_pack4_is_reversible_for_odd_widths():
     packed = pack4(q)
     assert packed.dtype == torch.uint8 and packed.shape == (5, 4)
     assert torch.equal(unpack4(packed, 7), q)
+
+
+def test_grown_vocabulary_is_stored_row_sparse():
+    """A word-embedding matrix with rows appended (the Hangul-exact vocabulary): unchanged base rows cost
+    nothing, the appended rows come back within half an int8 step of each row's largest value."""
+    g = torch.Generator().manual_seed(1)
+    base = {"emb": torch.randn(50, 16, generator=g)}
+    new_rows = torch.randn(7, 16, generator=g)
+    tuned = {"emb": torch.cat([base["emb"], new_rows])}
+    delta = compress(base, tuned, bits=4, min_numel=10)
+    assert set(delta) == {"emb.rows", "emb.rscale"} and delta["emb.rows"].shape == (7, 16)
+    merged = apply(base, delta)
+    assert merged["emb"].shape == (57, 16) and torch.equal(merged["emb"][:50], base["emb"])
+    step = new_rows.abs().amax(dim=1, keepdim=True) / 127
+    assert ((merged["emb"][50:] - new_rows).abs() <= step * 0.501 + 1e-6).all()
+
+    tuned["emb"][:50] += 0.01  # base rows changed too: they travel as a delta beside the appended rows
+    merged = apply(base, compress(base, tuned, bits=8, min_numel=10))
+    assert (merged["emb"][:50] - tuned["emb"][:50]).abs().max() < 1e-4
+    assert ((merged["emb"][50:] - new_rows).abs() <= step * 0.501 + 1e-6).all()

@@ -5,7 +5,11 @@ A shipped model is a folder `src/bertkit/models/<name>/` holding:
 
     config.json        the fine-tuned model's transformers config
     delta.safetensors  deltas over the base weights (int8/int4 per-row) and new tensors (the task head)
-    manifest.json      {"base_sha256", "delta_sha256", "metrics", "recipe", ...}
+    manifest.json      {"base_sha256", "delta_sha256", "tokenizer", "metrics", "recipe", ...}
+
+The tokenizer is not shipped either: `"tokenizer": "hangul-exact"` is MiniLM's vocabulary grown by the
+Hangul syllables, built at load from data/hangul-syllables.txt (`hangul.default_tokenizer`); without the
+key, MiniLM's own.
 
 Loading checks both sha256 digests, so a changed base package or a damaged delta is an error, not a
 silently different model.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from .errors import ModelLoadError
@@ -38,13 +43,27 @@ def shipped(task: str) -> Path | None:
     return folder if (folder / "manifest.json").is_file() else None
 
 
+def shipped_tokenizer(folder: Path | None) -> Any:
+    """The tokenizer a shipped model was trained with (its manifest's "tokenizer"; MiniLM's without one), as a
+    `PlainTokenizer` (no transformers import)."""
+    manifest = {} if folder is None else read_manifest(folder)
+    if manifest.get("tokenizer") == "hangul-exact":
+        from .hangul import default_tokenizer
+
+        return default_tokenizer()
+    from .plain_tokenizer import minilm_tokenizer
+
+    return minilm_tokenizer()
+
+
 def load_shipped(folder: Path, base_dir: Path, auto_class: Any) -> Any:
     """Build the transformers module of a shipped model: base weights + deltas, verified by sha256."""
     import torch
+    from transformers import AutoConfig
 
-    config, merged = shipped_state(folder, base_dir)
+    merged = shipped_weights(folder, base_dir)
     with torch.device("meta"):
-        module = auto_class.from_config(config)
+        module = auto_class.from_config(AutoConfig.from_pretrained(folder))
     expected = set(module.state_dict())
     module.load_state_dict({k: v for k, v in merged.items() if k in expected}, assign=True, strict=False)
     module.tie_weights()  # tied weights (a masked-LM decoder is the word embeddings) are stored once
@@ -55,21 +74,30 @@ def load_shipped(folder: Path, base_dir: Path, auto_class: Any) -> Any:
     return module.eval()
 
 
-def shipped_state(folder: Path | None, base_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """The transformers config and the weights of a shipped model: base + deltas, both files verified by
-    sha256 (keys as task models name them: `bert.embeddings...`). With `folder` None: the base model's own."""
+def read_manifest(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def plain_config(folder: Path) -> SimpleNamespace:
+    """A model's config.json as attributes, without transformers (what `inference_bert` reads); `num_labels`
+    from `id2label`, as transformers derives it."""
+    values = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    values.setdefault("num_labels", len(values.get("id2label") or {0: "LABEL_0", 1: "LABEL_1"}))
+    return SimpleNamespace(**values)
+
+
+def shipped_weights(folder: Path | None, base_dir: Path) -> dict[str, Any]:
+    """The weights of a shipped model: base + deltas, both files verified by sha256 (keys as task models
+    name them: `bert.embeddings...`). With `folder` None: the base model's own."""
     from safetensors.torch import load_file
-    from transformers import AutoConfig
 
     from .deltas import apply, sha256
     from .runtime import torch_threads
 
     base_file = base_dir / "model.safetensors"
     if folder is None:
-        return AutoConfig.from_pretrained(base_dir), {
-            strip_prefix(k): v for k, v in load_file(base_file).items()
-        }
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        return {strip_prefix(k): v for k, v in load_file(base_file).items()}
+    manifest = read_manifest(folder)
     delta_file = folder / "delta.safetensors"
     if sha256(delta_file) != manifest["delta_sha256"]:
         raise ModelLoadError(
@@ -84,7 +112,7 @@ def shipped_state(folder: Path | None, base_dir: Path) -> tuple[Any, dict[str, A
     # One thread: the merge is ~0.05 s of memory-bound work, which two threads on a busy machine make 10-20x
     # slower (each op waits for a descheduled thread).
     with torch_threads(1):
-        return AutoConfig.from_pretrained(folder), apply(base, load_file(delta_file))
+        return apply(base, load_file(delta_file))
 
 
 def strip_prefix(key: str) -> str:

@@ -10,6 +10,13 @@ float16 or float32. Merging adds the dequantised delta back to the base tensor.
     W' = W_base + q * scale            # |W' - W| <= scale / 2 per element
 
 Sizes: an int8 delta costs one byte per weight; `bits=4` packs two weights per byte.
+
+A grown vocabulary (the Hangul-exact tokenizer appends 5,022 rows to MiniLM's 30,522) is stored row-sparse:
+the base rows as a delta like any matrix (nothing when they did not change), the appended rows themselves,
+int8 per row (their own values, there is no base for them):
+
+    word_embeddings [35544, 384] over base [30522, 384]
+        → .dq/.dscale for rows 0..30521 (left out: unchanged) + .rows/.rscale [5022, 384] int8
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import numpy as np
 import torch
 
 SUFFIX_Q, SUFFIX_SCALE, SUFFIX_FULL = ".dq", ".dscale", ".full"
+SUFFIX_ROWS, SUFFIX_ROWS_SCALE = ".rows", ".rscale"  # rows appended to a base matrix (int8 per row)
 
 
 def compress(
@@ -42,6 +50,10 @@ def compress(
     for name, weight in tuned.items():
         weight = weight.detach().float()
         ref = base.get(name)
+        if ref is not None and grown_rows(ref, weight):
+            out.update(compress({name: ref}, {name: weight[: ref.shape[0]]}, bits, min_numel))
+            out[name + SUFFIX_ROWS], out[name + SUFFIX_ROWS_SCALE] = quantise_rows(weight[ref.shape[0] :])
+            continue
         if ref is None or ref.shape != weight.shape or weight.ndim != 2 or weight.numel() < min_numel:
             if ref is None or not torch.equal(ref.float(), weight):
                 out[name + SUFFIX_FULL] = weight.contiguous()
@@ -57,7 +69,7 @@ def compress(
 
 
 def apply(base: dict[str, torch.Tensor], delta: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The merged state dict: base tensors plus deltas (new tensors taken whole)."""
+    """The merged state dict: base tensors plus deltas (new tensors taken whole, appended rows appended)."""
     merged = dict(base)
     for key, value in delta.items():
         if key.endswith(SUFFIX_FULL):
@@ -67,7 +79,23 @@ def apply(base: dict[str, torch.Tensor], delta: dict[str, torch.Tensor]) -> dict
             ref = base[name].float()
             q = unpack4(value, ref.shape[1]) if value.dtype == torch.uint8 else value
             merged[name] = ref + q.float() * delta[name + SUFFIX_SCALE].float()
+    for key, value in delta.items():
+        if key.endswith(SUFFIX_ROWS):
+            name = key.removesuffix(SUFFIX_ROWS)
+            rows = value.float() * delta[name + SUFFIX_ROWS_SCALE].float()
+            merged[name] = torch.cat([merged[name].float(), rows])
     return merged
+
+
+def grown_rows(ref: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether `weight` is the matrix `ref` with rows appended (a grown vocabulary)."""
+    return ref.ndim == weight.ndim == 2 and weight.shape[1] == ref.shape[1] and weight.shape[0] > ref.shape[0]
+
+
+def quantise_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """int8 values and a float16 scale per row: rows ≈ q * scale, |error| <= scale / 2."""
+    scale = (rows.abs().amax(dim=1, keepdim=True) / 127).clamp_min(1e-12).half().float()
+    return torch.round(rows / scale).clamp(-127, 127).to(torch.int8), scale.half()
 
 
 def pack4(q: torch.Tensor) -> torch.Tensor:

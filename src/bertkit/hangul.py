@@ -196,11 +196,13 @@ def broken_boundaries(offsets: Sequence[tuple[int, int]], text: str) -> list[int
 @cache
 def default_tokenizer() -> Any:
     """bertkit's Hangul-exact tokenizer: MiniLM's (bert-base-uncased) vocabulary plus S and ##S for each
-    syllable of data/hangul-syllables.txt, as a transformers tokenizer. Built on first use (~0.1 s)."""
+    syllable of data/hangul-syllables.txt, as a `PlainTokenizer` (saved as the transformers tokenizer
+    `as_transformers` makes). Built on first use (~0.1 s)."""
     from tokenizers import Tokenizer
 
     from .loading import minilm_dir
+    from .plain_tokenizer import PlainTokenizer
 
     base = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
-    syllables = list(SYLLABLES.read_text(encoding="utf-8").strip())
-    return as_transformers(hangul_exact(base, syllables))
+    grown = hangul_exact(base, list(SYLLABLES.read_text(encoding="utf-8").strip()))
+    return PlainTokenizer(Tokenizer.from_str(grown.to_str()), lambda: as_transformers(grown))

@@ -183,17 +183,16 @@ def build(config: Any, task: str, state: dict[str, torch.Tensor]) -> InferenceBe
 def load_default(task: str) -> Any:
     """The embedded default model of `task` (a `loading.Model`) with an `InferenceBert` module, or None when
     this forward does not serve it (then `loading.load` does)."""
-    from .default_models import shipped, shipped_state
-    from .loading import DEFAULT, Model, load_tokenizer, minilm_dir
+    from .default_models import plain_config, shipped, shipped_tokenizer, shipped_weights
+    from .loading import DEFAULT, Model, minilm_dir
 
     if task not in TASK_OUTPUTS:
         return None
     folder = shipped(task)
     if folder is None and task != "base":
         return None
-    config, state = shipped_state(folder, minilm_dir())
+    config = plain_config(folder or minilm_dir())
     if not supports(config, task):
         return None
-    return Model(
-        tokenizer=load_tokenizer(DEFAULT), module=build(config, task, state), name=DEFAULT, source="default"
-    )
+    module = build(config, task, shipped_weights(folder, minilm_dir()))
+    return Model(tokenizer=shipped_tokenizer(folder), module=module, name=DEFAULT, source="default")

@@ -135,17 +135,15 @@ def load_tokenizer(name: str | None = None, *, texts: Iterable[str] = ()):
     vocabulary plus S and ##S for 2,511 syllables, so 서울에 is 서 ##울 ##에, not jamo).
     """
     name = model_name(name)
+    if name in (None, DEFAULT):  # without importing transformers (`plain_tokenizer`)
+        from .hangul import default_tokenizer
+        from .plain_tokenizer import minilm_tokenizer
+
+        return default_tokenizer() if any(has_hangul(text) for text in texts) else minilm_tokenizer()
     quiet_transformers()
     from transformers import AutoTokenizer
 
-    if name in (None, DEFAULT) and any(has_hangul(text) for text in texts):
-        from .hangul import default_tokenizer
-
-        return default_tokenizer()
-    if name in (None, DEFAULT):
-        path = str(minilm_dir())
-    else:
-        path = resolve_local(name) or name
+    path = resolve_local(name) or name
     with _translate_errors(name or DEFAULT, path):
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     _require_fast(tokenizer, name or DEFAULT)
@@ -212,7 +210,7 @@ def resolve_local(name: str) -> str | None:
 def _load_default(task: str) -> Model:
     import transformers
 
-    from .default_models import load_shipped, shipped
+    from .default_models import load_shipped, shipped, shipped_tokenizer
 
     folder = shipped(task)
     if folder is None:  # "base": the bare encoder, which has no head to ship
@@ -220,7 +218,7 @@ def _load_default(task: str) -> Model:
         model.name, model.source = DEFAULT, "default"
         return model
     with _translate_errors(DEFAULT, str(folder)):
-        tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir())
+        tokenizer = shipped_tokenizer(folder)
         module = load_shipped(folder, minilm_dir(), getattr(transformers, TASK_AUTO_CLASSES[task]))
     return Model(tokenizer=tokenizer, module=module, name=DEFAULT, source="default")
 

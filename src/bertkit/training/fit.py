@@ -76,9 +76,8 @@ class LoopConfig:
         warmup_ratio: fraction of all optimizer steps over which the learning rate rises from 0.
         weight_decay: AdamW decay of matrices (biases and LayerNorm weights are not decayed).
         max_grad_norm: gradients are clipped to this norm (0 = no clipping).
-        bf16: run the step under `torch.autocast("cpu", dtype=torch.bfloat16)` and evaluate in bf16. The QA and
-            NER losses open an fp32 region inside it (`batches.forward_in_fp32`, as the shipped models were
-            trained), so for them it speeds up evaluation only; masked-LM training runs in bf16.
+        bf16: run the step under `torch.autocast("cpu", dtype=torch.bfloat16)` (the encoder's matrix
+            products in bf16, each loss's softmax in fp32; weights and optimizer stay fp32) and evaluate in bf16.
         seed: seeds the initial RNG states, the batch order and any sampling.
         eval_every_epoch: evaluate on the eval data after each epoch (needs eval data).
         max_steps: stop after this many optimizer steps in all, saving a checkpoint; the schedule still

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..loading import Model, load, quiet_transformers
 from ..runtime import cpu_threads
 from ..tasks.ner import AGGREGATIONS, EntityTagger, NEROptions
-from .batches import IGNORE, forward_in_fp32
+from .batches import IGNORE, forward
 from .fit import FitResult, Job, LoopConfig, check_start, fit
 from .metrics import entity_scores
 from .ner_data import NERDataset, NERSentence, label_set, tags_from_entities
@@ -101,11 +101,11 @@ def set_labels(model: Model, labels: Sequence[str], seed: int = 0) -> bool:
 
 
 def ner_loss(module: Any, batch: dict[str, Any]) -> Any:
-    """Mean cross-entropy over the labelled tokens of the batch (IGNORE tokens and padding skipped); the
-    forward pass is in fp32 (`forward_in_fp32`)."""
+    """Mean cross-entropy over the labelled tokens of the batch (IGNORE tokens and padding skipped); under bf16 the
+    encoder runs in bf16, the softmax in fp32."""
     import torch.nn.functional as F
 
-    logits = forward_in_fp32(module, batch).logits
+    logits = forward(module, batch).logits
     return F.cross_entropy(
         logits.float().reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=IGNORE
     )
@@ -155,6 +155,7 @@ def evaluate(
     dtype: str = "fp32",
     on_progress: Callable[[int], None] | None = None,
     threads: int | None = None,
+    ignore_types: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Entity-level precision/recall/F1 (0-100, seqeval's default mode) of a model on a dataset, over the
     dataset's units (words; characters for KLUE at char level).
@@ -165,6 +166,8 @@ def evaluate(
         aggregation, max_length, stride: how to tag (`NEROptions`); the aggregation must group entities.
         dtype, threads: how the model runs (`EntityTagger`), when `model` is not a tagger.
         on_progress: called with n after each chunk of n sentences.
+        ignore_types: entity types left out of both gold and predictions (a model that tags MISC scored on
+            WikiANN, which has no MISC: `ignore_types=("MISC",)`).
     """
     if aggregation not in AGGREGATIONS or aggregation == "none":
         raise InputError(
@@ -174,7 +177,14 @@ def evaluate(
     tagger = model if isinstance(model, EntityTagger) else EntityTagger(model, dtype=dtype, threads=threads)
     options = NEROptions(aggregation=aggregation, max_length=max_length, stride=stride)
     predicted = predict_tags(tagger, dataset.sentences, options, on_progress)
-    return entity_scores([s.tags for s in dataset.sentences], predicted)
+    gold = [s.tags for s in dataset.sentences]
+    if ignore_types:
+        ignored = set(ignore_types)
+        gold, predicted = (
+            [["O" if t != "O" and t[2:] in ignored else t for t in tags] for tags in rows]
+            for rows in (gold, predicted)
+        )
+    return entity_scores(gold, predicted)
 
 
 # --- training -----------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from ..loading import Model, load, quiet_transformers
 from ..runtime import cpu_threads
 from ..tasks.qa import QAOptions, QuestionAnswerer
 from ..tasks.qa_decoding import MASKED_LOGIT
-from .batches import forward_in_fp32, padded_inputs, rows_hash
+from .batches import forward, padded_inputs, rows_hash
 from .checkpoints import copy_model_files, load_weights
 from .fit import FitResult, Job, LoopConfig, check_start, fit
 from .metrics import Metric, evaluate_predictions
@@ -160,11 +160,12 @@ def qa_loss(module: Any, batch: dict[str, Any]) -> Any:
 
     Unlike the loss inside `BertForQuestionAnswering`, padding and question tokens are masked out: training
     then optimises the same distribution `decode_answers` reads (softmax over context + CLS), and the loss
-    does not depend on how much a batch is padded. The forward pass is in fp32 (`forward_in_fp32`).
+    does not depend on how much a batch is padded. Under bf16 the encoder runs in bf16,
+    the softmax in fp32.
     """
     import torch.nn.functional as F
 
-    out = forward_in_fp32(module, batch)
+    out = forward(module, batch)
     start = out.start_logits.float().masked_fill(~batch["allowed"], MASKED_LOGIT)
     end = out.end_logits.float().masked_fill(~batch["allowed"], MASKED_LOGIT)
     return (
