@@ -192,7 +192,8 @@ def evaluate(args) -> None:
         for name, data in sets:
             ignored = ("MISC",) if "PER/LOC/ORG" in name else ()
             scores = score(model, data(), ignore_types=ignored)
-            report[name] = {k: round(scores[k], 2) for k in ("precision", "recall", "f1") if k in scores}
+            keys = ("precision", "recall", "f1") + (("macro_f1", "tag_macro_f1") if "klue" in name else ())
+            report[name] = {k: round(scores[k], 2) for k in keys}
             print(name, report[name], file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))
 

@@ -335,3 +335,18 @@ def test_seqeval_edge_cases():
         entity_scores([["O", "O"]], [["O"]])
     with pytest.raises(InputError, match="gold sentences"):
         entity_scores([["O"]], [])
+
+
+def test_klue_figures_against_sklearn_and_seqeval_macro():
+    """KLUE-NER's entity macro F1 and character macro F1, by hand on a case where they differ from micro."""
+    from bertkit.training.klue_metrics import entity_macro_f1, tag_macro_f1
+    from bertkit.training.metrics import entity_scores
+
+    gold = [["B-PS", "I-PS", "O", "B-LC", "I-LC"], ["B-DT", "O", "O"]]
+    pred = [["B-PS", "I-PS", "O", "B-LC", "O"], ["B-DT", "O", "B-QT"]]
+    scores = entity_scores(gold, pred)
+    # PS 1/1, LC 0 (the span is cut), DT 1/1, QT spurious 0: macro (100 + 0 + 100 + 0) / 4
+    assert entity_macro_f1(scores) == 50.0 and round(scores["f1"], 2) == 57.14  # micro: 2 of 4 and 2 of 3
+    # per tag (tp, fp, fn): B-PS (1,0,0) I-PS (1,0,0) B-LC (1,0,0) I-LC (0,0,1) B-DT (1,0,0) B-QT (0,1,0)
+    # O (2,1,1): F1 1, 1, 1, 0, 1, 0, 4/6
+    assert abs(tag_macro_f1(gold, pred) - 100 * (4 + 4 / 6) / 7) < 1e-9

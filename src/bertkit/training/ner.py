@@ -21,6 +21,7 @@ from ..runtime import cpu_threads
 from ..tasks.ner import AGGREGATIONS, EntityTagger, NEROptions
 from .batches import IGNORE, forward
 from .fit import FitResult, Job, LoopConfig, check_start, fit
+from .klue_metrics import entity_macro_f1, tag_macro_f1
 from .metrics import entity_scores
 from .ner_data import NERDataset, NERSentence, label_set, tags_from_entities
 from .ner_features import NERFeatures, collate, fingerprint, ner_train_features
@@ -158,7 +159,8 @@ def evaluate(
     ignore_types: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Entity-level precision/recall/F1 (0-100, seqeval's default mode) of a model on a dataset, over the
-    dataset's units (words; characters for KLUE at char level).
+    dataset's units (words; characters for KLUE at char level), and `macro_f1` / `tag_macro_f1`
+    (`klue_metrics`: KLUE-NER's entity F1 and character F1 when the units are KLUE's characters).
 
     Args:
         model: the model (or its tagger).
@@ -184,7 +186,9 @@ def evaluate(
             [["O" if t != "O" and t[2:] in ignored else t for t in tags] for tags in rows]
             for rows in (gold, predicted)
         )
-    return entity_scores(gold, predicted)
+    scores = entity_scores(gold, predicted)
+    # KLUE's figures (for KLUE at character level, its entity F1 and char F1)
+    return scores | {"macro_f1": entity_macro_f1(scores), "tag_macro_f1": tag_macro_f1(gold, predicted)}
 
 
 # --- training -----------------------------------------------------------------------------------------------
