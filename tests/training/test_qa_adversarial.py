@@ -16,6 +16,8 @@ def dataset():
         ("c", "When did Initech open?", "Initech opened in 1999.", "1999"),
         ("d", "When did Hooli close?", "Hooli closed in 2011.", "2011"),
         ("e", "Why is the sky blue?", "The sky is blue because of scattering.", "scattering"),
+        ("f", "What did the water become?", "The water became steam.", "steam"),
+        ("g", "What did the metal become?", "The metal became rust.", "rust"),
     ]
     return QADataset([QAExample(i, q, c, (GoldAnswer(a, c.index(a)),)) for i, q, c, a in rows], version="1.1")
 
@@ -29,7 +31,10 @@ def test_wh_phrase_prefers_the_longest():
 def test_distractor_takes_a_fake_of_the_same_kind_and_keeps_gold_spans():
     adv = adversarial(dataset(), seed=0)
     by_id = {e.id: e for e in adv.examples}
-    assert set(by_id) == {"a", "b", "c", "d"}  # "why" has no other answer to borrow
+    assert set(by_id) == {"a", "b", "c", "d", "f", "g"}  # "why" has no other answer to borrow
+    # no name or number to swap: a content word is, so the sentence does not answer the question
+    f = by_id["f"].context.removeprefix("The water became steam. ")
+    assert f.startswith("Rust did the ") and f != "Rust did the water become."
     a = by_id["a"]
     sentence = a.context.removeprefix("Acme was founded in 1901 by Ann Lee. ")
     assert sentence.startswith("Bo Ray founded ") and sentence.endswith(".")  # the other "who" answer

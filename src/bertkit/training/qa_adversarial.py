@@ -10,16 +10,22 @@ offline:
    answer of another question of the dataset that starts with the same wh-phrase (so a "who" question
    gets a name, a "how many" question a number) and shares no word with this question's gold answers;
 2. every capitalised word after the first and every number is swapped for another capitalised word or
-   number of the dataset's questions (the sentence is then about something else);
+   number of the dataset's questions; a question with neither gets its longest content word swapped for
+   another question's (Jia & Liang use WordNet antonyms there). The sentence is then about something
+   else: without a swap it would *answer* the question (a contradiction, not a distractor), so a
+   question where nothing can be swapped is left out;
 3. "?" becomes "." and the sentence is appended to the paragraph after a space.
 
 Worked example (squad-v1.1-dev, `adversarial(dataset, seed=0)`):
 
     question  Who would generally teach from a work like the Quran, Torah or Bible?
     gold      Religious and spiritual teachers
-    fake      the answer of another "who" question: Their disciples
-    swaps     Quran → Prayer, Torah → War, Bible → Second
-    appended  Their disciples would generally teach from a work like the Prayer, War or Second.
+    fake      the answer of another "who" question: The owner
+    swaps     Quran → NCCAP, Torah → Public, Bible → Chalcedonian
+    appended  The owner would generally teach from a work like the NCCAP, Public or Chalcedonian.
+
+    question  What is a course of study called?       gold: the curriculum.
+    appended  Vision 2030 is a varieties of study called.  (no name to swap: "course" → "varieties")
 
 The sentence is rarely grammatical, but it overlaps the question as much as the true sentence does, which is
 what fools a model. Gold answers keep their places (the sentence comes after the paragraph).
@@ -53,6 +59,13 @@ WH_PHRASES = (
 )
 _WH = re.compile(r"\b(" + "|".join(WH_PHRASES) + r")\b", re.IGNORECASE)
 _SWAPPABLE = re.compile(r"^(?:[A-Z][\w'-]*|\d[\d,.]*)$")
+PUNCTUATION = "?,.;:\"'()"
+FUNCTION_WORDS = frozenset(
+    "also does from have into much many most only over such than that their them then there these they this "
+    "were what when where which while with would could should about after before being between during "
+    "another other some each every more less very just used called known upon onto within without against "
+    "among through under above below around toward towards since until unless whose whom".split()
+)
 
 
 def wh_phrase(question: str) -> tuple[str, int, int] | None:
@@ -68,7 +81,8 @@ def wh_phrase(question: str) -> tuple[str, int, int] | None:
 def adversarial(dataset: QADataset, seed: int = 0, limit: int | None = None) -> QADataset:
     """The dataset's questions with one distracting sentence appended to each context (see the module).
 
-    Questions without a wh-phrase, or for which no fake answer of their kind exists, are left out.
+    Questions without a wh-phrase, without a fake answer of their kind, or without a word to swap are left
+    out.
     """
     rng = random.Random(seed)
     fakes: dict[str, list[str]] = {}
@@ -76,24 +90,32 @@ def adversarial(dataset: QADataset, seed: int = 0, limit: int | None = None) -> 
         found = wh_phrase(example.question)
         if found and example.answers:
             fakes.setdefault(found[0], []).append(example.answers[0].text)
-    words = sorted({w.strip("?,.;:\"'()") for e in dataset.examples for w in e.question.split()[1:]} - {""})
-    capitals = [w for w in words if w[:1].isupper()]
-    numbers = [w for w in words if w[:1].isdigit()]
+    words = sorted({w.strip(PUNCTUATION) for e in dataset.examples for w in e.question.split()[1:]} - {""})
+    pools = Pools(
+        capitals=[w for w in words if w[:1].isupper()],
+        numbers=[w for w in words if w[:1].isdigit()],
+        content=[w for w in words if is_content(w)],
+    )
     chosen = dataset.examples if limit is None else rng.sample(dataset.examples, min(limit, len(dataset)))
     out = []
     for example in chosen:
-        sentence = distractor(example, fakes, capitals, numbers, rng)
+        sentence = distractor(example, fakes, pools, rng)
         if sentence is not None:
             out.append(dataclasses.replace(example, context=f"{example.context} {sentence}"))
     return QADataset(out, version=dataset.version, path=f"{dataset.path} (adversarial)")
 
 
+@dataclasses.dataclass(frozen=True)
+class Pools:
+    """The words a question's words are swapped for: capitalised ones, numbers, content words."""
+
+    capitals: list[str]
+    numbers: list[str]
+    content: list[str]
+
+
 def distractor(
-    example: QAExample,
-    fakes: dict[str, list[str]],
-    capitals: list[str],
-    numbers: list[str],
-    rng: random.Random,
+    example: QAExample, fakes: dict[str, list[str]], pools: Pools, rng: random.Random
 ) -> str | None:
     """The distracting sentence for one question (None when there is none to make)."""
     found = wh_phrase(example.question)
@@ -105,9 +127,10 @@ def distractor(
     if not candidates:
         return None
     question = example.question.strip().rstrip("?").strip()
-    before = swap_words(question[:start], capitals, numbers, rng, keep_first=True)
-    after = swap_words(question[end:], capitals, numbers, rng, keep_first=False)
-    sentence = before + rng.choice(candidates) + after
+    tokens = question[:start].split() + ["\0"] + question[end:].split()
+    if not swap_names(tokens, pools, rng) and not swap_content_word(tokens, pools, rng):
+        return None
+    sentence = " ".join(tokens).replace("\0", rng.choice(candidates))
     if any(
         squad_normalize(a.text) and squad_normalize(a.text) in squad_normalize(sentence)
         for a in example.answers
@@ -116,16 +139,33 @@ def distractor(
     return sentence[:1].upper() + sentence[1:] + "."
 
 
-def swap_words(
-    text: str, capitals: list[str], numbers: list[str], rng: random.Random, keep_first: bool
-) -> str:
-    """`text` with each capitalised word and number swapped for another (the first word kept if asked)."""
-    tokens = text.split(" ")
+def swap_names(tokens: list[str], pools: Pools, rng: random.Random) -> int:
+    """Swap each capitalised word (not the first of the question) and number of `tokens` in place for
+    another; returns how many were swapped."""
+    swapped = 0
     for i, token in enumerate(tokens):
-        core = token.strip("?,.;:\"'()")
-        if (keep_first and i == 0) or not core or not _SWAPPABLE.match(core):
+        core = token.strip(PUNCTUATION)
+        if i == 0 or not core or not _SWAPPABLE.match(core):
             continue
-        others = [w for w in (numbers if core[0].isdigit() else capitals) if w != core]
+        others = [w for w in (pools.numbers if core[0].isdigit() else pools.capitals) if w != core]
         if others:
             tokens[i] = token.replace(core, rng.choice(others))
-    return " ".join(tokens)
+            swapped += 1
+    return swapped
+
+
+def swap_content_word(tokens: list[str], pools: Pools, rng: random.Random) -> bool:
+    """Swap the longest content word of `tokens` in place for another question's; False when none."""
+    words = [(len(t.strip(PUNCTUATION)), i) for i, t in enumerate(tokens) if is_content(t.strip(PUNCTUATION))]
+    others = pools.content
+    if not words or len(others) < 2:
+        return False
+    _, i = max(words)
+    core = tokens[i].strip(PUNCTUATION)
+    tokens[i] = tokens[i].replace(core, rng.choice([w for w in others if w != core]))
+    return True
+
+
+def is_content(word: str) -> bool:
+    """A lower-case word of 4+ letters that is not a function word."""
+    return len(word) >= 4 and word.isalpha() and word.islower() and word not in FUNCTION_WORDS
