@@ -101,7 +101,9 @@ def train(args) -> None:
         print(f"{len(sentences)} training sentences, {len(dev.sentences)} for selection", file=sys.stderr)
         out = RUNS / ("default-ner-bilingual-wikiann" if args.with_wikiann else "default-ner-bilingual")
         config = NERTrainConfig(output_dir=str(out), max_steps=args.max_steps, **NER_BILINGUAL)
-        result = run(str(RUNS / "default-ner-grown"), sentences, config, dev, resume=args.resume)
+        result = run(
+            str(RUNS / "default-ner-grown"), sentences, config, dev, resume=args.resume, threads=args.threads
+        )
     else:
         from bertkit.training.ner import NERTrainConfig
         from bertkit.training.ner import train as run
@@ -219,6 +221,7 @@ def main() -> None:
             p.add_argument("--max-steps", type=int, default=None, help="stop there (resumable)")
             p.add_argument("--with-wnut", action="store_true", help="NER: add wnut17-train (PER/LOC/ORG)")
             p.add_argument("--with-wikiann", action="store_true", help="ner-bilingual: add wikiann-en-train")
+            p.add_argument("--threads", type=int, default=None, help="torch threads (default: every core)")
         else:
             p.add_argument("--model", default=None)
         if command == "package":
