@@ -145,3 +145,25 @@ def test_anything_else_goes_to_transformers(tmp_path):
     assert tokenizer.tokenize("Hello world") == ["hello", "world"]
     tokenizer.save_pretrained(tmp_path)
     assert (tmp_path / "tokenizer.json").is_file()
+
+
+def test_threads_sharing_one_tokenizer_each_get_their_own_truncation():
+    """The server's workers share the default tokenizer: a call without truncation running beside one with
+    it must not turn the other's truncation off (the backend's truncation is set per call)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bertkit.plain_tokenizer import minilm_tokenizer
+
+    tokenizer = minilm_tokenizer()
+    long_text = " ".join(["word"] * 1000)
+
+    def windows(_):
+        out = tokenizer([long_text], truncation=True, max_length=64, stride=8, return_overflowing_tokens=True)
+        return max(len(ids) for ids in out["input_ids"])
+
+    def whole(_):
+        return len(tokenizer(long_text)["input_ids"])
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda i: windows(i) if i % 2 else whole(i), range(64)))
+    assert all(n <= 64 for n in got[1::2]) and all(n == 1002 for n in got[0::2])

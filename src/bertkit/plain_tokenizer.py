@@ -16,6 +16,7 @@ stands for, built on first need, so a user's `model.tokenizer` behaves as transf
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
@@ -52,6 +53,9 @@ class PlainTokenizer:
         self.model_max_length = model_max_length
         self._to_transformers = to_transformers
         self._transformers: Any = None
+        # One instance serves every task and thread (the server's workers): truncation is the backend's
+        # state, set for the length of one call, so calls take turns.
+        self._lock = threading.Lock()
         for name, token in SPECIAL.items():
             setattr(self, f"{name}_token", token)
             setattr(self, f"{name}_token_id", backend.token_to_id(token))
@@ -94,16 +98,16 @@ class PlainTokenizer:
         else:
             inputs = [(text, text_pair)] if text_pair else [text]
         backend = self.backend_tokenizer
-        if truncation:
-            backend.enable_truncation(
-                max_length or self.model_max_length,
-                stride=stride,
-                strategy="longest_first" if truncation is True else truncation,
-            )
-        try:
-            encodings = backend.encode_batch(inputs, add_special_tokens=add_special_tokens)
-        finally:
-            backend.no_truncation()
+        with self._lock:
+            if truncation:
+                strategy = "longest_first" if truncation is True else truncation
+                backend.enable_truncation(
+                    max_length or self.model_max_length, stride=stride, strategy=strategy
+                )
+            try:
+                encodings = backend.encode_batch(inputs, add_special_tokens=add_special_tokens)
+            finally:
+                backend.no_truncation()
         per_input = [[e, *e.overflowing] if return_overflowing_tokens else [e] for e in encodings]
         flat = [e for group in per_input for e in group]
         values: dict[str, Any] = {
