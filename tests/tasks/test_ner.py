@@ -26,8 +26,8 @@ LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "
 SYLVAIN = "My name is Sylvain and I work at Hugging Face in Brooklyn."
 WORDS = (
     "the a of Sylvain Hugging Face Brooklyn New-York U.S. naïve café 2019 , . ! ( ) don't e-mail José "
-    "Zürich works at in unbelievably antidisestablishmentarianism 東京 서울에서 X 3.5 $ Paris-based"
-).split()
+    "Zürich works at in unbelievably antidisestablishmentarianism 東京 X 3.5 $ Paris-based"
+).split()  # no Hangul: Korean words are decoded differently on purpose (test_korean_entities_...)
 
 
 def label_config(**kwargs):
@@ -446,3 +446,20 @@ def test_cli_errors_are_one_line(capsys, monkeypatch, tiny_ner_dir, args, messag
     code, out, err = run(capsys, monkeypatch, "ner", *args)
     assert code == 2 and message in err and out == ""
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("aggregation", ["first", "average", "max", "simple"])
+def test_korean_entities_end_where_the_model_says_not_at_the_eojeol(aggregation):
+    """Hangul tokens are units of their own (KLUE labels characters): 이순신은 with 은 tagged O is 이순신, not
+    the whole eojeol; a particle glued inside the last token (mBERT's ##점을) is cut off: 정육점."""
+    text = "이순신은 정육점을 했다"
+    #        syllables 이 순 신 은 | 정 육 | 점을 | 했 다
+    offsets = np.array([[0, 1], [1, 2], [2, 3], [3, 4], [5, 6], [6, 7], [7, 9], [10, 11], [11, 12]])
+    word_ids = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2])
+    tags = ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC", "I-LOC", "O", "O"]
+    logits = np.full((len(tags), len(LABELS)), -5.0)
+    logits[np.arange(len(tags)), [LABELS.index(t) for t in tags]] = 5.0
+    entities = decode_entities(
+        logits, offsets, word_ids, np.zeros(len(tags), int), [text], dict(enumerate(LABELS)), aggregation
+    )[0]
+    assert [(e.label, e.word) for e in entities] == [("PER", "이순신"), ("LOC", "정육점")]

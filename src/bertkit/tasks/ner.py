@@ -26,6 +26,10 @@ Where bertkit differs from the pipeline (each on purpose; see docs/ner.md):
   character (a soft hyphen inside a word glues the word to the previous one).
 - Entity spans never start or end with whitespace (byte-level and sentencepiece offsets include the space
   before a word) and never end before a combining mark (uncased BERT offsets drop a trailing U+0301).
+- Korean: a Hangul word (eojeol) is a noun and its particles (이순신은, 서울에서), so for the word strategies
+  each Hangul token is its own unit (the model's own decision per syllable, as KLUE labels characters), and
+  a particle glued inside an entity's last token is cut off by the QA decoder's rule
+  (`particles.particle_end`: mBERT's 정 ##육 ##점을 → 정육점). The pipeline returns 이순신은.
 - Long texts go through overlapping windows; each token takes its prediction from the window where it has
   the most context on both sides (the "max context" rule of BERT's run_squad.py), and words and entities
   are built once over the whole text. The pipeline without `stride` silently drops everything after
@@ -45,6 +49,7 @@ from ..checks import require_choice, require_count, require_texts
 from ..decoding import best_window_tokens, softmax, strip_span
 from ..encoding import default_stride, token_windows
 from ..errors import InputError
+from ..particles import is_syllable, particle_end
 from .base import Task, with_changes
 
 AGGREGATIONS: tuple[str, ...] = ("none", "simple", "first", "average", "max")
@@ -150,9 +155,15 @@ def token_units(probs: np.ndarray, offsets: np.ndarray, doc: np.ndarray) -> Unit
 
 
 def word_units(
-    probs: np.ndarray, offsets: np.ndarray, word_ids: np.ndarray, doc: np.ndarray, aggregation: str
+    probs: np.ndarray,
+    offsets: np.ndarray,
+    word_ids: np.ndarray,
+    doc: np.ndarray,
+    aggregation: str,
+    hangul: np.ndarray | None = None,
 ) -> Units:
-    """Tokens → words ("first", "average", "max"): a word is a run of tokens with the same word id.
+    """Tokens → words ("first", "average", "max"): a word is a run of tokens with the same word id, except
+    that a token starting with a Hangul syllable (`hangul`, per token) is a unit of its own.
 
     "first" takes the probabilities of the word's first token, "average" their mean over its tokens, "max"
     those of the token with the highest probability (the first of equals).
@@ -160,6 +171,8 @@ def word_units(
     n = len(doc)
     new = np.ones(n, dtype=bool)
     new[1:] = (doc[1:] != doc[:-1]) | (word_ids[1:] != word_ids[:-1]) | (word_ids[1:] < 0)
+    if hangul is not None:
+        new |= hangul
     first = np.flatnonzero(new)
     last = np.append(first[1:], n) - 1
     if aggregation == "first":
@@ -219,7 +232,9 @@ def group_entities(
     for g in np.flatnonzero(~ignored):
         d = int(units.doc[first[g]])
         label = types[type_id[first[g]]]
-        entity = _entity(texts[d], label, group_score[g], units.start[first[g]], units.end[last[g]])
+        start, end = int(units.start[first[g]]), int(units.end[last[g]])
+        end = particle_end(texts[d], start, int(units.start[last[g]]), end)
+        entity = _entity(texts[d], label, group_score[g], start, end)
         if entity is not None:
             results[d].append(entity)
     return results
@@ -265,7 +280,12 @@ def decode_entities(
     offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
     probs = softmax(logits, np.float32)  # float32, as the pipeline computes it
     if aggregation in WORD_AGGREGATIONS:
-        units = word_units(probs, offsets, np.asarray(word_ids, dtype=np.int64), doc, aggregation)
+        hangul = np.fromiter(
+            (s < len(texts[d]) and is_syllable(texts[d][s]) for d, s in zip(doc, offsets[:, 0], strict=True)),
+            dtype=bool,
+            count=len(doc),
+        )
+        units = word_units(probs, offsets, np.asarray(word_ids, dtype=np.int64), doc, aggregation, hangul)
     else:
         units = token_units(probs, offsets, doc)
     labels = [id2label[i] for i in range(len(id2label))]
