@@ -134,11 +134,11 @@ def bilingual_data():
     korean_holdout = QADataset(
         [e for e in korquad if e.title in held], version="1.1", path="korquad-train held-out"
     )
-    settings = STAGE4
+    settings, share, among = LATER_STAGES[4]
     examples = (
-        buried_examples(english, 0.35, 3, seed=settings["seed"])
+        buried_examples(english, share, among, seed=settings["seed"])
         + korean
-        + buried_examples(korean, 0.35, 3, seed=settings["seed"])
+        + buried_examples(korean, share, among, seed=settings["seed"])
     )
     return examples, holdout, korean_holdout
 
@@ -149,14 +149,12 @@ def grow(args) -> None:
     the bilingual NER recipe (scripts/default_heads.py) grows MiniLM with an NER head."""
     import torch
     from safetensors.torch import load_file
-    from tokenizers import Tokenizer
 
-    from bertkit.hangul import SYLLABLES, as_transformers, extend_model, hangul_exact
-    from bertkit.loading import load, minilm_dir
+    from bertkit.hangul import as_transformers, extend_model, minilm_hangul_exact
+    from bertkit.loading import load
 
     model = load(args.init or ("default" if args.task == "qa" else "minilm"), args.task, seed=0)
-    base = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
-    grown = hangul_exact(base, list(SYLLABLES.read_text(encoding="utf-8").strip()))
+    base, grown = minilm_hangul_exact()
     extend_model(model.module, base, grown)
     adapted = load_file(Path(args.korean) / "model.safetensors")
     rows = next(v for k, v in adapted.items() if k.endswith("word_embeddings.weight"))

@@ -115,14 +115,11 @@ def interleave(a: list[str], b: list[str]) -> list[str]:
 
 
 def init(args) -> None:
-    from tokenizers import Tokenizer
-
-    from bertkit.hangul import SYLLABLES, as_transformers, extend_model, hangul_exact
-    from bertkit.loading import load, minilm_dir
+    from bertkit.hangul import as_transformers, extend_model, minilm_hangul_exact
+    from bertkit.loading import load
 
     model = load("default", "pretraining")
-    base = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
-    grown = hangul_exact(base, list(SYLLABLES.read_text(encoding="utf-8").strip()))
+    base, grown = minilm_hangul_exact()
     extend_model(model.module, base, grown)
     out = RUNS / "init"
     model.module.save_pretrained(out)

@@ -7,7 +7,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from bertkit.hangul import SYLLABLES, as_transformers, hangul_exact
+from bertkit.hangul import as_transformers, minilm_hangul_exact
 from bertkit.loading import minilm_dir
 from bertkit.plain_tokenizer import PlainTokenizer
 
@@ -43,8 +43,7 @@ texts = st.lists(st.sampled_from(WORDS), min_size=1, max_size=60).map(" ".join)
 def pairs():
     from transformers import AutoTokenizer
 
-    base = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
-    grown = hangul_exact(base, list(SYLLABLES.read_text(encoding="utf-8").strip()))
+    _, grown = minilm_hangul_exact()
     return {
         "minilm": (
             PlainTokenizer(Tokenizer.from_file(str(minilm_dir() / "tokenizer.json")), lambda: None),

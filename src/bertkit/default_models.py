@@ -82,7 +82,7 @@ def plain_config(folder: Path) -> SimpleNamespace:
     """A model's config.json as attributes, without transformers (what `inference_bert` reads); `num_labels`
     from `id2label`, as transformers derives it."""
     values = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    values.setdefault("num_labels", len(values.get("id2label") or {0: "LABEL_0", 1: "LABEL_1"}))
+    values.setdefault("num_labels", len(values.get("id2label") or ()) or 2)  # transformers' default: 2
     return SimpleNamespace(**values)
 
 

@@ -193,6 +193,17 @@ def broken_boundaries(offsets: Sequence[tuple[int, int]], text: str) -> list[int
     ]
 
 
+def minilm_hangul_exact() -> tuple[Any, Any]:
+    """(MiniLM's `tokenizers.Tokenizer`, its Hangul-exact growth by the syllables of data/hangul-syllables.txt):
+    what the default tokenizer is, and what a model's vocabulary is grown from (`extend_model`)."""
+    from tokenizers import Tokenizer
+
+    from .loading import minilm_dir
+
+    base = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
+    return base, hangul_exact(base, list(SYLLABLES.read_text(encoding="utf-8").strip()))
+
+
 @cache
 def default_tokenizer() -> Any:
     """bertkit's Hangul-exact tokenizer: MiniLM's (bert-base-uncased) vocabulary plus S and ##S for each
@@ -200,9 +211,7 @@ def default_tokenizer() -> Any:
     `as_transformers` makes). Built on first use (~0.1 s)."""
     from tokenizers import Tokenizer
 
-    from .loading import minilm_dir
     from .plain_tokenizer import PlainTokenizer
 
-    base = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
-    grown = hangul_exact(base, list(SYLLABLES.read_text(encoding="utf-8").strip()))
+    _, grown = minilm_hangul_exact()
     return PlainTokenizer(Tokenizer.from_str(grown.to_str()), lambda: as_transformers(grown))
