@@ -136,3 +136,24 @@ def test_a_one_shot_answer_does_not_import_transformers_modeling():
     )
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "modeling_utils" not in ran.stdout and "modeling_bert" not in ran.stdout, ran.stdout
+
+
+@pytest.mark.parametrize("task", list(TASK_CLASSES))
+def test_bf16_runs_any_bert_on_this_forward_close_to_fp32(task):
+    reference, _ = tiny_pair(task)
+    runtime = Runtime(reference, dtype="bf16")
+    assert isinstance(runtime.module, InferenceBert) and runtime.module.task == task
+    assert next(reference.parameters()).dtype == torch.float32  # the caller's model is left as it was
+    ids, types, mask = batch()
+    name = {"qa": "start_logits", "base": "last_hidden_state"}.get(task, "logits")
+    with torch.inference_mode():
+        expected = getattr(reference(input_ids=ids, token_type_ids=types, attention_mask=mask), name)
+        got = runtime.module(ids, types, mask)[name].float()
+    rows = mask.bool() if expected.dim() > 2 else slice(None)  # padded positions are not compared
+    np.testing.assert_allclose(got[rows], expected[rows], atol=0.05 * float(expected.abs().max()))
+
+
+def test_eager_attention_keeps_transformers_classes():
+    reference, _ = tiny_pair("qa")
+    reference.set_attn_implementation("eager")
+    assert not isinstance(Runtime(reference, dtype="bf16").module, InferenceBert)

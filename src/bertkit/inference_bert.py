@@ -9,10 +9,18 @@ outputs equal transformers' bit for bit (tests/test_inference_bert.py). Outputs 
 transformers names them. `load_default` serves a task's embedded default this way when the Task has no
 other wish (the attention inspector wants eager attention weights, so it keeps transformers' classes);
 training, export and every other model use transformers.
+
+In bf16 two things matter on CPUs with matrix units (AMX, AVX-512 BF16), where the products are cheap and
+the memory passes around them are not: each linear is one oneDNN call with its bias and GELU applied to
+the fp32 accumulator before rounding (`linear`; unfused, GELU alone costs more than its matmul), and the
+padding mask is built once per forward as an additive bf16 bias, or not at all when nothing is padded
+(SDPA's CPU kernel converts a boolean mask again in every layer). fp32 keeps transformers' calls: an
+additive 0/-inf mask gives SDPA the same results bit for bit.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -29,7 +37,15 @@ TASK_OUTPUTS = {
     "nsp": ("logits",),
     "base": ("last_hidden_state", "pooler_output"),
 }
-POOLED = {"nsp", "base"}  # the tasks whose model has the pooler (the [CLS] dense + tanh)
+POOLED = {"nsp", "base"}
+# transformers' class of each task, for running a loaded transformers model on this forward (`from_transformers`)
+TASK_OF_CLASS = {
+    "BertForQuestionAnswering": "qa",
+    "BertForTokenClassification": "ner",
+    "BertForMaskedLM": "mlm",
+    "BertForNextSentencePrediction": "nsp",
+    "BertModel": "base",
+}  # the tasks whose model has the pooler (the [CLS] dense + tanh)
 
 
 def supports(config: Any, task: str) -> bool:
@@ -115,9 +131,10 @@ class InferenceBert(nn.Module):
         output) when asked. `attention_mask`: 1 for tokens, 0 for padding; None: no padding."""
         hidden: list[torch.Tensor] = [self.embed(input_ids, token_type_ids)]
         mask = None
-        if attention_mask is not None:  # [batch, 1, from, to], True where attended (transformers' SDPA mask)
-            length = input_ids.shape[1]
-            mask = attention_mask.bool()[:, None, None, :].expand(-1, 1, length, -1)
+        if attention_mask is not None and not bool(attention_mask.all()):
+            # [batch, 1, 1, to]: 0 where attended, -inf at padding (SDPA broadcasts it over heads and rows)
+            padding = (attention_mask == 0)[:, None, None, :]
+            mask = torch.zeros(padding.shape, dtype=hidden[0].dtype).masked_fill(padding, float("-inf"))
         for layer in self.bert.encoder.layer:
             hidden.append(self.layer(layer, hidden[-1], mask))
         out = self.head(hidden[-1])
@@ -137,14 +154,14 @@ class InferenceBert(nn.Module):
         batch, length, _ = x.shape
         projections = layer.attention.self
         q, k, v = (
-            proj(x).view(batch, length, self.heads, -1).transpose(1, 2)
+            linear(proj, x).view(batch, length, self.heads, -1).transpose(1, 2)
             for proj in (projections.query, projections.key, projections.value)
         )
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scaling)
         attended = attended.transpose(1, 2).contiguous().reshape(batch, length, -1)
-        x = layer.attention.output.LayerNorm(layer.attention.output.dense(attended) + x)
-        inner = F.gelu(layer.intermediate.dense(x))
-        return layer.output.LayerNorm(layer.output.dense(inner) + x)
+        x = layer.attention.output.LayerNorm(linear(layer.attention.output.dense, attended) + x)
+        inner = linear(layer.intermediate.dense, x, gelu=True)
+        return layer.output.LayerNorm(linear(layer.output.dense, inner) + x)
 
     def head(self, x: torch.Tensor) -> dict[str, Any]:
         pooled = torch.tanh(self.bert.pooler.dense(x[:, 0])) if self.task in POOLED else None
@@ -167,6 +184,23 @@ class InferenceBert(nn.Module):
         return {"last_hidden_state": x, "pooler_output": pooled}
 
 
+@functools.cache
+def onednn_linear() -> bool:
+    """True when torch has oneDNN's fused linear (x86 builds)."""
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+def linear(module: Any, x: torch.Tensor, gelu: bool = False) -> torch.Tensor:
+    """module(x), then GELU when asked; in bf16 one oneDNN call that adds the bias and applies GELU to the
+    fp32 accumulator (closer to fp32 than rounding the product first). Other dtypes and quantised linears
+    run as transformers runs them."""
+    if x.dtype == torch.bfloat16 and type(module) is nn.Linear and onednn_linear():
+        activation, algorithm = ("gelu", "none") if gelu else ("none", "")
+        return torch.ops.mkldnn._linear_pointwise(x, module.weight, module.bias, activation, [], algorithm)
+    y = module(x)
+    return F.gelu(y) if gelu else y
+
+
 def build(config: Any, task: str, state: dict[str, torch.Tensor]) -> InferenceBert:
     """An `InferenceBert` holding the tensors of `state` it has (all of them must be there)."""
     # Built on the CPU and then given the weights: building on the meta device would import torch._dynamo
@@ -178,6 +212,19 @@ def build(config: Any, task: str, state: dict[str, torch.Tensor]) -> InferenceBe
         raise ModelLoadError(f"the weights lack tensors: {missing[:3]}")
     module.load_state_dict({k: state[k] for k in wanted}, assign=True)
     return module.eval()
+
+
+def from_transformers(module: Any) -> InferenceBert | None:
+    """An `InferenceBert` sharing the weights of a transformers Bert* model, or None when this forward does
+    not compute what that model does (another architecture, or eager attention asked for its weights).
+    The runtime runs bf16 this way for every BERT model, not only the defaults."""
+    from .default_models import strip_prefix
+
+    task = TASK_OF_CLASS.get(type(module).__name__)
+    config = getattr(module, "config", None)
+    if task is None or not supports(config, task) or getattr(config, "_attn_implementation", None) == "eager":
+        return None
+    return build(config, task, {strip_prefix(k): v for k, v in module.state_dict().items()})
 
 
 def load_default(task: str) -> Any:

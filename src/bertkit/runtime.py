@@ -142,8 +142,10 @@ def converted(module: Any, dtype: str) -> Any:
     """`module` for running in `dtype`: itself for fp32, else a converted copy (the caller's stays as it is)."""
     import torch
 
-    if dtype == "bf16":
-        return copy.deepcopy(module).to(torch.bfloat16)
+    if dtype == "bf16":  # a transformers BERT runs on bertkit's forward (its fused bf16 linears)
+        from .inference_bert import from_transformers
+
+        return copy.deepcopy(from_transformers(module) or module).to(torch.bfloat16)
     if dtype == "int8":
         return quantize_linears(module)
     return module
