@@ -77,8 +77,14 @@ STAGE3 = dict(STAGE2, seed=1)
 # the Korean training data twice, 35 % buried as in stage 2, in bf16 (encoder products; softmax in fp32).
 # Only the new embedding rows of the word embeddings learn; the 30,522 English rows stay MiniLM's.
 STAGE4 = dict(STAGE2, seed=4, freeze_embeddings=False, train_embeddings_from=30522, save_every_steps=100)
+# Stage 5 (run 5, issue 12): stage 4 cut to fit one session (the work tree, and runs/ with it, is laid anew
+# between sessions, so a run that does not end in its session is lost): the Korean training data twice and
+# an English replay of 12,000 questions drawn from stage 4's English data, so English is not forgotten.
+STAGE5 = dict(STAGE4, seed=5)
+ENGLISH_REPLAY = {5: 12000}  # stage -> English training questions drawn (stage 4: all of them)
 # stage -> (training settings, share of questions buried, other paragraphs around each buried one)
-LATER_STAGES = {2: (STAGE2, 0.35, 3), 3: (STAGE3, 0.35, 3), 4: (STAGE4, 0.35, 3)}
+LATER_STAGES = {2: (STAGE2, 0.35, 3), 3: (STAGE3, 0.35, 3), 4: (STAGE4, 0.35, 3), 5: (STAGE5, 0.35, 3)}
+BILINGUAL_STAGES = (4, 5)
 ENGLISH_MORE = [
     DATA / "squadshifts" / "new_wiki_v1.0.json",
     DATA / "squadshifts" / "amazon_reviews_v1.0.json",
@@ -115,8 +121,8 @@ def excerpt(example, characters: int, rng):
     return dataclasses.replace(example, context=example.context[start:end], answers=answers)
 
 
-def bilingual_data():
-    """(train examples, English held-out, Korean held-out): stage 4's data."""
+def bilingual_data(stage: int = 4):
+    """(train examples, English held-out, Korean held-out): stage 4's or 5's data."""
     import random
 
     from bertkit.training.qa_data import QADataset
@@ -127,6 +133,8 @@ def bilingual_data():
         english += load_qa_file(path).examples
     rng = random.Random(4)
     english += [excerpt(e, COVID_EXCERPT_CHARACTERS, rng) for e in load_qa_file(COVID_QA).examples]
+    if stage in ENGLISH_REPLAY:
+        english = random.Random(stage).sample(english, ENGLISH_REPLAY[stage])
     korquad = load_qa_file(KOREAN_TRAIN[0]).examples
     titles = list(dict.fromkeys(e.title for e in korquad))
     held = set(titles[-KOREAN_HELD_OUT_ARTICLES:])
@@ -134,7 +142,7 @@ def bilingual_data():
     korean_holdout = QADataset(
         [e for e in korquad if e.title in held], version="1.1", path="korquad-train held-out"
     )
-    settings, share, among = LATER_STAGES[4]
+    settings, share, among = LATER_STAGES[stage]
     examples = (
         buried_examples(english, share, among, seed=settings["seed"])
         + korean
@@ -195,9 +203,9 @@ def train(args) -> None:
     examples, holdout = training_data()
     if args.stage == 1:
         settings, model = RECIPE, load("minilm", "qa")
-    elif args.stage == 4:
-        settings = STAGE4
-        examples, holdout, _ = bilingual_data()
+    elif args.stage in BILINGUAL_STAGES:
+        settings = LATER_STAGES[args.stage][0]
+        examples, holdout, _ = bilingual_data(args.stage)
         model = load(args.init or str(ROOT / "runs" / "default-qa-grown"), "qa")
     else:
         settings, share, among = LATER_STAGES[args.stage]

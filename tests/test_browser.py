@@ -131,3 +131,17 @@ def test_tokenize_tab_and_unavailable_tasks(server_url, page, tmp_path):
         page.click(f'nav button[data-tab="{task}"]')
         assert page.is_visible("#unavailable") == (not offered)
     page.screenshot(path=str(tmp_path / "tabs.png"), full_page=True)
+
+
+def test_the_korean_example_asks_the_tutorials_question(server_url, page):
+    page.goto(server_url + "/")
+    page.wait_for_selector("body[data-ready=true]")
+    page.click("#qa-example-ko")
+    mark = page.wait_for_selector('#qa-context mark[data-rank="1"]')
+    question, context = "철수는 어디에 삽니까?", "철수는 서울에 삽니다. 영희는 부산에 삽니다."
+    assert page.input_value("#qa-question") == question
+    expected = httpx.post(
+        f"{server_url}/v1/qa", json={"question": question, "context": context, "top_k": 3}, timeout=60
+    ).json()["answers"]
+    assert mark.text_content() == expected[0]["answer"]
+    assert page.text_content("#qa-context") == context

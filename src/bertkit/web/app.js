@@ -237,6 +237,15 @@ for (const button of document.querySelectorAll("nav button")) {
   button.addEventListener("click", () => selectTab(button.dataset.tab));
 }
 
+// An example fills the question and context and asks it.
+for (const button of document.querySelectorAll("button.qa-example")) {
+  button.addEventListener("click", () => {
+    $("qa-question").value = button.dataset.question;
+    $("qa-context-input").value = button.dataset.context;
+    $("qa-form").requestSubmit();
+  });
+}
+
 function showNotes() {
   const notes = Object.entries(health.notes || {}).map(([task, list]) => `${task}: ${list.join(" ")}`);
   $("notes").hidden = !notes.length;
