@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install system-packages lint bench default-model default-heads korean-encoder clean
+.PHONY: run test install system-packages lint bench default-model default-model-bilingual default-heads korean-encoder clean
 
 $(BIN)/bertkit: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -74,6 +74,19 @@ korean-encoder: install
 	$(BIN)/python scripts/korean_encoder.py init
 	$(BIN)/python scripts/korean_encoder.py train $(RESUME)
 	$(BIN)/python scripts/korean_encoder.py evaluate > runs/korean-encoder/eval.json
+
+# The bilingual default QA model (issue 12), sized to one session (about 2.5 hours on 2 AMX cores): the Korean
+# encoder's masked-LM adaptation stopped at step 2,400, its Hangul rows grown into the shipped English model,
+# stage 5 (Korean twice + 12,000 English questions) stopped at step 500 of 1,132, packaged and scored.
+default-model-bilingual: install
+	$(BIN)/python scripts/korean_encoder.py init
+	$(BIN)/python scripts/korean_encoder.py train --max-steps 2400 $(RESUME)
+	$(BIN)/python scripts/default_qa_model.py grow --korean runs/korean-encoder/model/checkpoints/step-0002400
+	$(BIN)/python scripts/default_qa_model.py train --stage 5 --max-steps 500 --init runs/default-qa-grown \
+		--output runs/default-qa-stage5 $(RESUME)
+	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa-stage5 --bits 4
+	$(BIN)/python scripts/default_qa_model.py evaluate > runs/default-qa-eval.json
+	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa-stage5 --bits 4 --metrics runs/default-qa-eval.json
 
 clean:
 	rm -rf $(VENV) .venv-ref build dist *.egg-info

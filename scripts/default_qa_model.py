@@ -212,7 +212,7 @@ def train(args) -> None:
         examples = buried_examples(examples, share, among, seed=settings["seed"])
         model = load(args.init or stage_dir(args.stage - 1), "qa")
     print(f"stage {args.stage}: {len(examples)} training questions, {len(holdout)} held out", file=sys.stderr)
-    config = TrainConfig(output_dir=args.output or stage_dir(args.stage), **settings)
+    config = TrainConfig(output_dir=args.output or stage_dir(args.stage), max_steps=args.max_steps, **settings)
     result = train(model, examples, config, eval_data=holdout, resume=args.resume)
     print(json.dumps({"best": result.best, "history": result.history}, default=str))
 
@@ -311,6 +311,7 @@ def main() -> None:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--stage", type=int, choices=(1, *LATER_STAGES), default=1)
     p.add_argument("--init", help="stage N > 1 starts from this model (default: stage N - 1's output)")
+    p.add_argument("--max-steps", type=int, help="stop there, the schedule unchanged (resumable)")
     p = sub.add_parser("grow", help="a model with the Hangul-exact vocabulary (stage 4's start)")
     p.add_argument("--task", choices=("qa", "ner"), default="qa")
     p.add_argument("--init", help="the model to grow (default: the shipped QA model; MiniLM for ner)")
