@@ -33,6 +33,7 @@ install: system-packages $(BIN)/bertkit
 run: install
 	$(BIN)/bertkit qa --question "Where does John live?" --context "John lives in New York City."
 	$(BIN)/bertkit qa --question "Where does John live?" --context "John lives in New York City." --json
+	$(BIN)/bertkit qa --question "철수는 어디에 삽니까?" --context "철수는 서울에 삽니다. 영희는 부산에 삽니다."
 	$(BIN)/bertkit tokenize "Where does John live?" --pair "John lives in New York City."
 	$(BIN)/bertkit tokenize "철수는 어디에 삽니까?" --pair "철수는 서울에 삽니다."
 	$(BIN)/python examples/long_document.py

@@ -10,6 +10,7 @@ from bertkit.loading import load
 PIZZA = "In Italy, pizza served in formal settings, such as at a restaurant, is presented unsliced."
 KNIFE = "It is eaten with the use of a knife and fork. In casual settings, however, it is cut into wedges."
 SKY = "The sky is blue due to the shorter wavelength of blue light."
+NOT_YET = pytest.mark.xfail(strict=True, reason="issue 12: the Korean default is not good enough yet")
 STOCKS = "Shares of the company fell by twelve percent after the quarterly report."
 
 
@@ -49,3 +50,27 @@ def test_ner_tutorial_example():
     text = "My name is Sylvain and I work at Hugging Face in Brooklyn."
     found = {(e.label, text[e.start : e.end]) for e in EntityTagger()(text)}
     assert {("PER", "Sylvain"), ("LOC", "Brooklyn")} <= found, found
+
+
+@pytest.mark.parametrize(
+    ("question", "context", "answer"),
+    [
+        ("Where does John live?", "John lives in New York City.", "New York City"),
+        # The Korean tutorials' examples, answered by the same bilingual default.
+        ("철수는 어디에 삽니까?", "철수는 서울에 삽니다. 영희는 부산에 삽니다.", "서울"),
+        # Not reached yet (run 5 answers korquad-v1.0-dev at F1 18; docs/korean.md); strict, so the day it
+        # passes the mark must go.
+        pytest.param("고양이가 어디에 앉습니까?", "고양이가 의자에 앉습니다.", "의자", marks=NOT_YET),
+    ],
+)
+def test_qa_tutorial_examples(question, context, answer):
+    from bertkit.tasks.qa import QuestionAnswerer
+
+    best = QuestionAnswerer()(question, context)[0]
+    assert best.answer == answer == context[best.start : best.end], best
+
+
+def test_the_default_qa_model_reads_hangul_syllables():
+    model = load(None, "qa")
+    tokens = model.tokenizer.tokenize("철수는 서울에 삽니다.")
+    assert tokens == ["철", "##수", "##는", "서", "##울", "##에", "삽", "##니", "##다", "."], tokens
