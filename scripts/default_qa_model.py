@@ -212,7 +212,9 @@ def train(args) -> None:
         examples = buried_examples(examples, share, among, seed=settings["seed"])
         model = load(args.init or stage_dir(args.stage - 1), "qa")
     print(f"stage {args.stage}: {len(examples)} training questions, {len(holdout)} held out", file=sys.stderr)
-    config = TrainConfig(output_dir=args.output or stage_dir(args.stage), max_steps=args.max_steps, **settings)
+    config = TrainConfig(
+        output_dir=args.output or stage_dir(args.stage), max_steps=args.max_steps, **settings
+    )
     result = train(model, examples, config, eval_data=holdout, resume=args.resume)
     print(json.dumps({"best": result.best, "history": result.history}, default=str))
 
@@ -256,10 +258,18 @@ def evaluate(args) -> None:
 def package(args) -> None:
     recipe = {"stage1": RECIPE} | {
         f"stage{stage}": dict(
-            settings, buried_share=share, buried_among=among, init=f"stage {stage - 1}'s model"
+            settings,
+            buried_share=share,
+            buried_among=among,
+            init="stage 3's model grown by the Korean encoder's Hangul rows"
+            if stage in BILINGUAL_STAGES
+            else f"stage {stage - 1}'s model",
+            **({"english_questions": ENGLISH_REPLAY[stage]} if stage in ENGLISH_REPLAY else {}),
         )
         for stage, (settings, share, among) in LATER_STAGES.items()
     }
+    if args.stopped_at:
+        recipe["shipped"] = f"{args.model}: the run stopped at step {args.stopped_at}"
     write_shipped("default-qa", Path(args.model), args.bits, recipe, args.metrics)
 
 
@@ -325,6 +335,7 @@ def main() -> None:
     p.add_argument("--model", default=str(ROOT / "runs" / "default-qa"))
     p.add_argument("--bits", type=int, default=8)
     p.add_argument("--metrics", help="JSON file with the evaluation report to record in the manifest")
+    p.add_argument("--stopped-at", type=int, help="the step a checkpoint shipped was taken at (recorded)")
     args = parser.parse_args()
     {"train": train, "grow": grow, "evaluate": evaluate, "package": package}[args.command](args)
 
