@@ -73,6 +73,7 @@ def train_bertkit(job: dict[str, Any]) -> dict[str, Any]:
         max_grad_norm=s["max_grad_norm"],
         seed=s["seed"],
         bf16=True,
+        attention_dropout=s.get("attention_dropout"),
         **WINDOWING,
     )
     tic = time.perf_counter()
@@ -314,6 +315,12 @@ def main() -> None:
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--engines", default="bertkit,reference")
+    parser.add_argument(
+        "--attention-dropout",
+        type=float,
+        default=None,
+        help="bertkit's attention dropout (default: the model's)",
+    )
     parser.add_argument("--out", default=str(BENCH / "out" / "qa_training.json"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--job", help=argparse.SUPPRESS)
@@ -341,6 +348,7 @@ def main() -> None:
         weight_decay=0.01,
         max_grad_norm=1.0,
         seed=args.seed,
+        attention_dropout=args.attention_dropout,  # bertkit's only: the reference keeps the model's (0.1)
         **WINDOWING,
     )
     job = {"base": base["dir"], "train_file": str(train_file), "eval_file": str(eval_file)}

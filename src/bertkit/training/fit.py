@@ -36,7 +36,7 @@ from ..checks import require_count, require_number
 from ..errors import InputError
 from ..files import check_writable, write_json_atomically
 from ..loading import Model
-from .batches import batch_seed, epoch_batches
+from .batches import batch_seed, epoch_batches, set_attention_dropout
 from .checkpoints import (
     check_resume,
     checkpoint_dir,
@@ -88,6 +88,8 @@ class LoopConfig:
             its base only in the encoder and head, which keeps a shipped delta small).
         train_embeddings_from: train only the word-embedding rows from this id on (a vocabulary grown by
             `hangul.extend_model`: the new syllables learn, the base rows stay exactly as they were).
+        attention_dropout: dropout on the attention probabilities while training (None: the model's own;
+            0 lets SDPA use its fast kernel: `batches.set_attention_dropout`).
     """
 
     output_dir: str = "runs/model"
@@ -106,6 +108,7 @@ class LoopConfig:
     group_by_length: bool = True
     freeze_embeddings: bool = False
     train_embeddings_from: int | None = None
+    attention_dropout: float | None = None
 
     def check(self) -> None:
         """Raise `InputError` for settings that cannot work (counts are integers, numbers finite)."""
@@ -125,6 +128,11 @@ class LoopConfig:
         if self.max_steps is not None:
             require_count(self.max_steps, "max_steps")
         require_count(self.save_every_steps, "save_every_steps", minimum=0)
+        if (
+            self.attention_dropout is not None
+            and not 0.0 <= require_number(self.attention_dropout, "attention_dropout") < 1.0
+        ):
+            raise InputError(f"attention_dropout must be in [0, 1), got {self.attention_dropout}")
 
 
 @dataclass
@@ -241,6 +249,8 @@ class Run:
         self.steps_per_epoch = math.ceil(math.ceil(batches_per_epoch / world) / config.grad_accum)
         total_steps = self.steps_per_epoch * config.epochs
         self.stop_at = min(total_steps, config.max_steps or total_steps)
+        if config.attention_dropout is not None:
+            set_attention_dropout(self.module, config.attention_dropout)
         if world > 1:
             broadcast_weights(self.module)
         undecayed = limit_embedding_training(
