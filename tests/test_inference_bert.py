@@ -12,17 +12,11 @@ import torch
 
 from bertkit import ModelLoadError
 from bertkit.default_models import strip_prefix
-from bertkit.inference_bert import InferenceBert, build, load_default, supports
+from bertkit.inference_bert import TASK_OF_CLASS, InferenceBert, build, load_default, supports
 from bertkit.loading import load
 from bertkit.runtime import Runtime
 
-TASK_CLASSES = {
-    "qa": "BertForQuestionAnswering",
-    "ner": "BertForTokenClassification",
-    "mlm": "BertForMaskedLM",
-    "nsp": "BertForNextSentencePrediction",
-    "base": "BertModel",
-}
+TASK_CLASSES = {task: name for name, task in TASK_OF_CLASS.items()}  # task -> transformers' class
 
 
 def tiny_pair(task: str, seed: int = 0):

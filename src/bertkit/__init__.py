@@ -22,7 +22,7 @@ Every task is encode → run → decode: pure encoding and decoding functions ar
     tasks/               base.py (model + runtime + limits) and one module per task: qa (+ qa_decoding,
                          qa_stream: windows a chunk at a time, qa_merge: chunks' answers merged,
                          qa_batch), ner, fill_mask, nsp, embeddings, attention
-    training/            fit.py (the one loop) over batches, optimizer, checkpoints, processes, progress;
+    training/            fit.py (the one loop, its settings in loop_config.py) over batches, optimizer, checkpoints, processes, progress;
                          qa.py / ner.py / mlm.py (trainers) with qa_data|qa_loading|qa_records|qa_features,
                          ner_data|ner_features, mlm_data; metrics.py (+ squad_v2.py), predictions.py
     tokenizer_training.py, tokenizer_recipes.py

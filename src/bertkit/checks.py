@@ -142,6 +142,19 @@ def require_number(
     return number
 
 
+def require_fraction(value: Any, what: str) -> float:
+    """`value` as a float in [0, 1) (a ratio or a dropout probability); else an `InputError`.
+
+    >>> require_fraction(1.5, "attention_dropout")
+    Traceback (most recent call last):
+    bertkit.errors.InputError: attention_dropout must be in [0, 1), got 1.5
+    """
+    number = require_number(value, what)
+    if not 0.0 <= number < 1.0:
+        raise InputError(f"{what} must be in [0, 1), got {value}")
+    return number
+
+
 def require_flag(value: Any, what: str) -> bool:
     """`value` if it is True or False (numpy's too); else an `InputError` (a string "no" is not False).
 

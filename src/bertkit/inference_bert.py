@@ -37,7 +37,7 @@ TASK_OUTPUTS = {
     "nsp": ("logits",),
     "base": ("last_hidden_state", "pooler_output"),
 }
-POOLED = {"nsp", "base"}
+POOLED = {"nsp", "base"}  # the tasks whose model has the pooler (the [CLS] dense + tanh)
 # transformers' class of each task, for running a loaded transformers model on this forward (`from_transformers`)
 TASK_OF_CLASS = {
     "BertForQuestionAnswering": "qa",
@@ -45,7 +45,7 @@ TASK_OF_CLASS = {
     "BertForMaskedLM": "mlm",
     "BertForNextSentencePrediction": "nsp",
     "BertModel": "base",
-}  # the tasks whose model has the pooler (the [CLS] dense + tanh)
+}
 
 
 def supports(config: Any, task: str) -> bool:

@@ -142,10 +142,13 @@ def converted(module: Any, dtype: str) -> Any:
     """`module` for running in `dtype`: itself for fp32, else a converted copy (the caller's stays as it is)."""
     import torch
 
-    if dtype == "bf16":  # a transformers BERT runs on bertkit's forward (its fused bf16 linears)
+    if dtype == "bf16":
         from .inference_bert import from_transformers
 
-        return copy.deepcopy(from_transformers(module) or module).to(torch.bfloat16)
+        # A transformers BERT runs on bertkit's forward (its fused bf16 linears): a new module over the same
+        # tensors, so converting it leaves the caller's weights as they are and needs no copy first.
+        fast = from_transformers(module)
+        return (fast if fast is not None else copy.deepcopy(module)).to(torch.bfloat16)
     if dtype == "int8":
         return quantize_linears(module)
     return module
