@@ -8,7 +8,7 @@ bench/out/qa_training/base so both start from the same weights, QA head included
 `--questions` questions of squad-v1.1-train, for the same epochs, learning rate, batch size, warmup, weight
 decay, gradient clipping and seed:
 
-- bertkit: `bertkit.training.qa.train` as it ships: bf16 autocast, batches padded to their longest window,
+- bertkit: `bertkit.training.qa.train` as it ships: bf16 autocast where the CPU has bf16 matrix units, batches padded to their longest window,
   length-grouped batches, loss over the context tokens and CLS;
 - reference: the recipe of transformers' examples/pytorch/question-answering/run_qa.py, run with the
   installed transformers 5 `Trainer`: fp32, every window padded to 384 (`pad_to_max_length`, the script's
@@ -49,7 +49,7 @@ WINDOWING = dict(max_length=384, stride=128)
 
 
 def train_bertkit(job: dict[str, Any]) -> dict[str, Any]:
-    """bertkit's training loop with its defaults (bf16, dynamic padding, length-grouped batches)."""
+    """bertkit's training loop with its defaults (auto bf16, dynamic padding, length-grouped batches)."""
     import numpy as np
 
     from bertkit.loading import load
@@ -72,7 +72,7 @@ def train_bertkit(job: dict[str, Any]) -> dict[str, Any]:
         weight_decay=s["weight_decay"],
         max_grad_norm=s["max_grad_norm"],
         seed=s["seed"],
-        bf16=True,
+        bf16=None,  # auto (LoopConfig): bf16 where the CPU has bf16 matrix units
         attention_dropout=s.get("attention_dropout"),
         **WINDOWING,
     )

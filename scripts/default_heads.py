@@ -4,8 +4,8 @@ model serves `fill-mask` and `nsp`) and English NER. Each starts from all-MiniLM
     python scripts/default_heads.py train pretraining [--resume]   # CPU, ~30 min
     python scripts/default_heads.py train ner [--resume]           # CPU, ~5 min
     python scripts/default_qa_model.py grow --task ner --korean runs/korean-encoder/model/checkpoints/step-N
-    python scripts/default_heads.py train ner-bilingual [--with-wikiann] [--resume]
-                                                                   # CoNLL-2003 + KLUE-NER from the grown MiniLM
+    python scripts/default_heads.py train ner-bilingual [--with-wikiann] [--with-btc] [--klue-repeat N]
+                                     [--init DIR] [--resume]      # CoNLL-2003 + KLUE-NER from the grown MiniLM
     python scripts/default_heads.py evaluate pretraining|ner       # held-out figures (JSON on stdout)
     python scripts/default_heads.py package pretraining|ner        # write src/bertkit/models/default-<name>
 
@@ -41,7 +41,7 @@ PRETRAINING = dict(
     mask_prob=0.15,
     whole_word_mask=False,
     nsp=True,
-    bf16=True,
+    bf16=None,  # auto: bf16 where the CPU has bf16 matrix units (LoopConfig)
     freeze_embeddings=True,
     seed=0,
     save_every_steps=100,
@@ -52,7 +52,7 @@ NER = dict(
     batch_size=32,
     max_length=128,
     stride=32,
-    bf16=True,
+    bf16=None,  # auto: bf16 where the CPU has bf16 matrix units (LoopConfig)
     freeze_embeddings=True,
     seed=0,
     save_every_steps=100,
@@ -97,13 +97,17 @@ def train(args) -> None:
         from bertkit.training.ner import NERTrainConfig
         from bertkit.training.ner import train as run
 
-        sentences, dev = bilingual_ner_data(args.with_wikiann)
+        sentences, dev = bilingual_ner_data(args.with_wikiann, args.with_btc, args.klue_repeat)
         print(f"{len(sentences)} training sentences, {len(dev.sentences)} for selection", file=sys.stderr)
-        out = RUNS / ("default-ner-bilingual-wikiann" if args.with_wikiann else "default-ner-bilingual")
-        config = NERTrainConfig(output_dir=str(out), max_steps=args.max_steps, **NER_BILINGUAL)
-        result = run(
-            str(RUNS / "default-ner-grown"), sentences, config, dev, resume=args.resume, threads=args.threads
+        out = RUNS / "".join(
+            ["default-ner-bilingual"]
+            + ["-wikiann"] * args.with_wikiann
+            + ["-btc"] * args.with_btc
+            + [f"-klue{args.klue_repeat}"] * (args.klue_repeat != 1)
         )
+        config = NERTrainConfig(output_dir=str(out), max_steps=args.max_steps, **NER_BILINGUAL)
+        init = args.init or str(RUNS / "default-ner-grown")
+        result = run(init, sentences, config, dev, resume=args.resume, threads=args.threads)
     else:
         from bertkit.training.ner import NERTrainConfig
         from bertkit.training.ner import train as run
@@ -119,18 +123,26 @@ def train(args) -> None:
     print(json.dumps({"best": result.best, "history": result.history}, default=str))
 
 
-def bilingual_ner_data(with_wikiann: bool):
-    """(training sentences, selection set): CoNLL-2003 train + KLUE-NER train (less its last 500) [+ WikiANN
-    train]; conll2003-dev + those 500 KLUE sentences choose the epoch. No test or KLUE dev file is read."""
+def bilingual_ner_data(with_wikiann: bool, with_btc: bool = False, klue_repeat: int = 1):
+    """(training sentences, selection set): CoNLL-2003 train + KLUE-NER train (less its last 500, repeated
+    `klue_repeat` times) [+ WikiANN train] [+ BTC train]; conll2003-dev + those 500 KLUE sentences choose
+    the epoch. No test or KLUE dev file is read. WikiANN and BTC tag no MISC: their sentences say so
+    (`unannotated`), and their O tokens may be MISC in training (`ner_features.target_sets`)."""
     import dataclasses
 
     from bertkit.training.ner_data import load_ner_file
 
+    def without_misc(name: str):
+        found = load_ner_file(DATA / "ner" / name).sentences
+        return [dataclasses.replace(s, unannotated=("MISC",)) for s in found]
+
     conll = load_ner_file(DATA / "ner" / "conll2003-train.conll")
     klue = load_ner_file(DATA / "ner" / "klue-ner-v1.1-train-5k.tsv")
-    sentences = conll.sentences + klue.sentences[:-KLUE_HELD_OUT]
+    sentences = conll.sentences + klue.sentences[:-KLUE_HELD_OUT] * klue_repeat
     if with_wikiann:
-        sentences += load_ner_file(DATA / "ner" / "wikiann-en-train.conll").sentences
+        sentences += without_misc("wikiann-en-train.conll")
+    if with_btc:
+        sentences += without_misc("btc-train.conll")
     dev = load_ner_file(DATA / "ner" / "conll2003-dev.conll")
     dev = dataclasses.replace(
         dev,
@@ -222,6 +234,9 @@ def main() -> None:
             p.add_argument("--max-steps", type=int, default=None, help="stop there (resumable)")
             p.add_argument("--with-wnut", action="store_true", help="NER: add wnut17-train (PER/LOC/ORG)")
             p.add_argument("--with-wikiann", action="store_true", help="ner-bilingual: add wikiann-en-train")
+            p.add_argument("--with-btc", action="store_true", help="ner-bilingual: add btc-train")
+            p.add_argument("--klue-repeat", type=int, default=1, help="ner-bilingual: KLUE sentences N times")
+            p.add_argument("--init", default=None, help="ner-bilingual: the start (runs/default-ner-grown)")
             p.add_argument("--threads", type=int, default=None, help="torch threads (default: every core)")
         else:
             p.add_argument("--model", default=None)

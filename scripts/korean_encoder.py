@@ -61,7 +61,7 @@ TRAINING = dict(
     max_length=128,
     mask_prob=0.15,
     nsp=True,
-    bf16=True,
+    bf16=None,  # auto: bf16 where the CPU has bf16 matrix units (LoopConfig)
     seed=0,
     save_every_steps=200,
 )

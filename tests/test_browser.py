@@ -140,8 +140,10 @@ def test_the_korean_example_asks_the_tutorials_question(server_url, page):
     mark = page.wait_for_selector('#qa-context mark[data-rank="1"]')
     question, context = "철수는 어디에 삽니까?", "철수는 서울에 삽니다. 영희는 부산에 삽니다."
     assert page.input_value("#qa-question") == question
-    expected = httpx.post(
+    response = httpx.post(
         f"{server_url}/v1/qa", json={"question": question, "context": context, "top_k": 3}, timeout=60
-    ).json()["answers"]
+    ).json()
+    expected = response["answers"]
     assert mark.text_content() == expected[0]["answer"]
     assert page.text_content("#qa-context") == context
+    assert page.text_content("#qa-model") == f"answered by {response['model']}"  # which model answered

@@ -70,6 +70,12 @@ def test_qa_tutorial_examples(question, context, answer):
     assert best.answer == answer == context[best.start : best.end], best
 
 
+def test_the_default_qa_model_says_it_answers_english_and_korean():
+    from bertkit.tasks.qa import QuestionAnswerer
+
+    assert QuestionAnswerer().notes[0] == "model default-qa (bertkit's embedded model, English and Korean)"
+
+
 def test_the_default_qa_model_reads_hangul_syllables():
     model = load(None, "qa")
     tokens = model.tokenizer.tokenize("철수는 서울에 삽니다.")

@@ -79,11 +79,12 @@ def test_every_task_defaults_to_auto_and_says_what_it_chose(
     fake_cpu(monkeypatch, flags)
     qa = QuestionAnswerer(str(tiny_qa_dir))
     assert qa.runtime.dtype == expected
-    (note,) = qa.notes
+    model_note, note = qa.notes
+    assert model_note == f"model {tiny_qa_dir} (local directory)"  # which model answers, always said
     assert f"running in {expected}, chosen by dtype auto" in note
-    assert QuestionAnswerer(qa.model, dtype="fp32").notes == []  # an asked dtype needs no note
+    assert QuestionAnswerer(qa.model, dtype="fp32").notes == [model_note]  # an asked dtype needs no note
     monkeypatch.setenv(DTYPE_ENV, "fp32")
-    assert QuestionAnswerer(qa.model).notes == []  # nor one set in the environment
+    assert QuestionAnswerer(qa.model).notes == [model_note]  # nor one set in the environment
 
 
 def windows(tokenizer, n=12):

@@ -56,6 +56,21 @@ def shipped_tokenizer(folder: Path | None) -> Any:
     return minilm_tokenizer()
 
 
+def describe_shipped(folder: Path | None) -> str:
+    """A shipped model in words: its name and the languages its tokenizer serves (None: the bare encoder).
+
+    >>> describe_shipped(MODELS / "default-pretraining")
+    "default-pretraining (bertkit's embedded model, English)"
+    >>> describe_shipped(None)
+    "all-MiniLM-L6-v2 (bertkit's embedded encoder, English)"
+    """
+    if folder is None:
+        return "all-MiniLM-L6-v2 (bertkit's embedded encoder, English)"
+    manifest = read_manifest(folder)
+    languages = "English and Korean" if manifest.get("tokenizer") == "hangul-exact" else "English"
+    return f"{manifest['name']} (bertkit's embedded model, {languages})"
+
+
 def load_shipped(folder: Path, base_dir: Path, auto_class: Any) -> Any:
     """Build the transformers module of a shipped model: base weights + deltas, verified by sha256."""
     import torch

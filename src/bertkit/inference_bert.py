@@ -186,8 +186,14 @@ class InferenceBert(nn.Module):
 
 @functools.cache
 def onednn_linear() -> bool:
-    """True when torch has oneDNN's fused linear (x86 builds)."""
-    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    """True when torch has oneDNN's fused bf16 linear (x86 builds) and the CPU runs it: oneDNN refuses
+    bf16 inner products on a CPU without AVX-512 ("could not create a primitive descriptor", seen on an
+    AVX2-only Zen 4), where bf16 runs as transformers runs it (emulated: slow, but it answers)."""
+    return (
+        torch.backends.mkldnn.is_available()
+        and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+        and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    )
 
 
 def linear(module: Any, x: torch.Tensor, gelu: bool = False) -> torch.Tensor:
@@ -230,7 +236,7 @@ def from_transformers(module: Any) -> InferenceBert | None:
 def load_default(task: str) -> Any:
     """The embedded default model of `task` (a `loading.Model`) with an `InferenceBert` module, or None when
     this forward does not serve it (then `loading.load` does)."""
-    from .default_models import plain_config, shipped, shipped_tokenizer, shipped_weights
+    from .default_models import describe_shipped, plain_config, shipped, shipped_tokenizer, shipped_weights
     from .loading import DEFAULT, Model, minilm_dir
 
     if task not in TASK_OUTPUTS:
@@ -242,4 +248,5 @@ def load_default(task: str) -> Any:
     if not supports(config, task):
         return None
     module = build(config, task, shipped_weights(folder, minilm_dir()))
-    return Model(tokenizer=shipped_tokenizer(folder), module=module, name=DEFAULT, source="default")
+    tokenizer = shipped_tokenizer(folder)
+    return Model(tokenizer, module, DEFAULT, "default", description=describe_shipped(folder))

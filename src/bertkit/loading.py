@@ -54,6 +54,7 @@ class Model:
         name: what the user asked for (`"default"`, a directory or a Hub id).
         source: `"default"`, `"local"` or `"hub"`.
         notes: caveats a user must see (none for the shipped models).
+        description: which model this is, in words (the shipped ones: `default_models.describe_shipped`).
     """
 
     tokenizer: Any
@@ -61,6 +62,17 @@ class Model:
     name: str
     source: str
     notes: list[str] = field(default_factory=list)
+    description: str = ""
+
+    @property
+    def described(self) -> str:
+        """Which model answers, for a user: the description, else the name and where it came from.
+
+        >>> Model(None, None, "runs/qa", "local").described
+        'runs/qa (local directory)'
+        """
+        where = {"hub": "Hugging Face Hub", "local": "local directory"}.get(self.source, self.source)
+        return self.description or f"{self.name} ({where})"
 
     @property
     def max_length(self) -> int:
@@ -210,17 +222,17 @@ def resolve_local(name: str) -> str | None:
 def _load_default(task: str) -> Model:
     import transformers
 
-    from .default_models import load_shipped, shipped, shipped_tokenizer
+    from .default_models import describe_shipped, load_shipped, shipped, shipped_tokenizer
 
     folder = shipped(task)
     if folder is None:  # "base": the bare encoder, which has no head to ship
         model = _load_base(task)
-        model.name, model.source = DEFAULT, "default"
+        model.name, model.source, model.description = DEFAULT, "default", describe_shipped(None)
         return model
     with _translate_errors(DEFAULT, str(folder)):
         tokenizer = shipped_tokenizer(folder)
         module = load_shipped(folder, minilm_dir(), getattr(transformers, TASK_AUTO_CLASSES[task]))
-    return Model(tokenizer=tokenizer, module=module, name=DEFAULT, source="default")
+    return Model(tokenizer, module, DEFAULT, "default", description=describe_shipped(folder))
 
 
 def _load_base(task: str, seed: int = 0) -> Model:

@@ -15,6 +15,14 @@ def test_health(client):
     assert body["status"] == "ok"
     assert body["tasks"]["qa"] and body["tasks"]["tokenize"]
     assert "qa" in body["loaded"]  # loaded at start, not on the first request
+    assert body["models"]["qa"].endswith("(local directory)")  # which model serves each task
+
+
+def test_every_answer_says_which_model_answered(client, tiny_qa_dir):
+    single = post(client, "/v1/qa", {"question": QUESTION, "context": CONTEXT}).json()
+    assert single["model"] == f"{tiny_qa_dir} (local directory)"
+    batch = post(client, "/v1/qa/batch", {"items": [{"question": QUESTION, "context": CONTEXT}] * 2}).json()
+    assert [r["model"] for r in batch["results"]] == [single["model"]] * 2
 
 
 def test_qa_answers_as_the_library_does(client, tiny_qa):

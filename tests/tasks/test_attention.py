@@ -139,7 +139,8 @@ def test_errors(inspector):
 
 def test_cli_json_on_the_default_model(capsys, monkeypatch):
     code, out, err = run(capsys, monkeypatch, "attention", TEXT, "--token", "it", "--layer", "-1", "--json")
-    assert code == 0 and err == ""  # the default MiniLM gives real attention: no note
+    # the default MiniLM gives real attention: no caveat, only which model ran
+    assert code == 0 and err == "note: model all-MiniLM-L6-v2 (bertkit's embedded encoder, English)\n"
     data = json.loads(out)
     n = len(data["tokens"])
     assert data["shape"] == [6, 12, n, n] and data["layer"] == 5 and data["head"] is None

@@ -158,7 +158,8 @@ def test_errors(tiny_dir):
 
 def test_cli_similarity_json_is_the_matrix(capsys, monkeypatch, default):
     code, out, err = run(capsys, monkeypatch, "embed", "similarity", *SENTENCES[:3], "--json")
-    assert code == 0 and err == ""  # the default is a real embedding model: no note
+    # the default is a real embedding model: no caveat, only which model ran
+    assert code == 0 and err == "note: model all-MiniLM-L6-v2 (bertkit's embedded encoder, English)\n"
     data = json.loads(out)
     assert data["texts"] == SENTENCES[:3]
     np.testing.assert_allclose(data["matrix"], default.similarity(SENTENCES[:3]), atol=1e-6)

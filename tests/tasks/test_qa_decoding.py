@@ -79,7 +79,11 @@ def test_many_documents_at_once_equal_one_by_one(tok_uncased):
         own = qa_windows(tok_uncased, [questions[d]], [contexts[d]], max_length=64, stride=16)
         rows = np.flatnonzero(windows.sample == d)
         alone = decode_answers([starts[r] for r in rows], [ends[r] for r in rows], own, [contexts[d]], 3, 10)
-        assert together[d] == alone[0]
+        # the same answers; scores equal up to summation order (numpy's SIMD width differs by CPU)
+        assert [(a.answer, a.start, a.end) for a in together[d]] == [
+            (a.answer, a.start, a.end) for a in alone[0]
+        ]
+        assert [a.score for a in together[d]] == pytest.approx([a.score for a in alone[0]], rel=1e-12)
 
 
 def test_answer_spanning_tokens_and_no_duplicates_across_windows(tok_uncased):

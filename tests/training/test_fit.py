@@ -31,3 +31,17 @@ def test_settings_that_cannot_work_are_refused(tmp_path, changes, message):
     with pytest.raises(InputError, match=re.escape(message)):
         TrainConfig(str(tmp_path), **changes).check()
     TrainConfig(str(tmp_path)).check()
+
+
+@pytest.mark.parametrize("found, expected", [("bf16", True), ("fp32", False), ("int8", False)])
+def test_bf16_follows_what_auto_picks_for_the_cpu_unless_set(monkeypatch, tmp_path, found, expected):
+    # BERTKIT_DTYPE stands in for the CPU's answer (runtime.resolve_dtype): on an AVX2-only CPU bf16 is
+    # emulated (~100x slower), so training must not take it there unless asked.
+    from bertkit.training.mlm import MLMTrainConfig
+    from bertkit.training.ner import NERTrainConfig
+
+    monkeypatch.setenv("BERTKIT_DTYPE", found)
+    for config in (TrainConfig, NERTrainConfig, MLMTrainConfig):
+        assert config(str(tmp_path)).bf16 is expected
+        assert config(str(tmp_path), bf16=not expected).bf16 is (not expected)  # an explicit choice holds
+    assert NERTrainConfig(str(tmp_path)).stride == 64  # NER's own resolution still runs

@@ -77,3 +77,43 @@ def test_features_label_each_token_once_across_windows(cased):
     assert [LABELS[i] for i in labels[:4]] == ["B-PER", "O", "B-LOC", "I-LOC"]
     with pytest.raises(InputError, match="labels the model lacks"):
         ner_train_features(cased, [sentence], ["O", "B-PER", "I-PER"])
+
+
+# --- sources that annotate fewer types --------------------------------------------------------------------
+
+MISC_LABELS = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+
+
+def test_an_o_of_a_source_without_misc_may_be_misc_and_nothing_else(cased):
+    words, tags = ["German", "army", "in", "Paris"], ["O", "O", "O", "B-LOC"]
+    spans = [(0, 6), (7, 11), (12, 14), (15, 20)]
+    conll = NERSentence("c", " ".join(words), spans, ["B-MISC", "O", "O", "B-LOC"])
+    wikiann = NERSentence("w", " ".join(words), spans, tags, unannotated=("MISC",))
+    features = ner_train_features(cased, [conll, wikiann], MISC_LABELS, label_all_tokens=True)
+    assert features.targets is not None and features.targets.shape == (6, 5)
+    assert features.targets[5].tolist() == [True, False, False, True, True]  # O, B-MISC, I-MISC
+    assert np.array_equal(features.targets[:5], np.eye(5, dtype=bool))
+    by_sentence = dict(zip(features.sentence.tolist(), features.labels, strict=True))
+    kept = lambda labels: labels[labels != IGNORE].tolist()  # noqa: E731
+    assert kept(by_sentence[0]) == [3, 0, 0, 1]  # CoNLL's own labels, MISC included
+    assert kept(by_sentence[1]) == [5, 5, 5, 1]  # WikiANN: its O opened, its LOC exact
+    # without such sentences nothing changes: no targets, label ids only
+    assert ner_train_features(cased, [conll], MISC_LABELS).targets is None
+
+
+def test_open_target_loss_is_cross_entropy_for_one_label_and_the_sum_of_probabilities_for_a_set():
+    import torch
+    import torch.nn.functional as F
+
+    from bertkit.training.ner import open_target_loss
+    from bertkit.training.ner_features import target_sets
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 5)
+    labels = torch.tensor([[0, 3, IGNORE], [1, 4, 2]])
+    allowed = torch.from_numpy(target_sets(MISC_LABELS, [("MISC",)]))
+    expected = F.cross_entropy(logits.reshape(-1, 5), labels.reshape(-1), ignore_index=IGNORE)
+    assert torch.allclose(open_target_loss(logits, labels, allowed), expected)
+    opened = torch.tensor([[5, IGNORE, IGNORE]])
+    p = logits[:1, :1].softmax(-1)[0, 0]
+    assert torch.allclose(open_target_loss(logits[:1], opened, allowed), -(p[0] + p[3] + p[4]).log())

@@ -44,7 +44,12 @@ BatchSizeOpt = Annotated[int, typer.Option(help="Windows (rows) per forward pass
 GradAccumOpt = Annotated[int, typer.Option(help="Forward passes per optimizer step.")]
 WarmupOpt = Annotated[float, typer.Option(help="Fraction of steps to warm up over.")]
 WeightDecayOpt = Annotated[float, typer.Option(help="AdamW weight decay.")]
-Bf16Opt = Annotated[bool, typer.Option("--bf16/--no-bf16", help="bfloat16 autocast.")]
+Bf16Opt = Annotated[
+    bool | None,
+    typer.Option(
+        "--bf16/--no-bf16", help="bfloat16 autocast [default: where the CPU has bf16 matrix units]."
+    ),
+]
 MaxStepsOpt = Annotated[int | None, typer.Option(help="Stop after this many optimizer steps (resumable).")]
 SaveEveryOpt = Annotated[int, typer.Option(help="Checkpoint every N steps (0: per epoch).")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")]

@@ -64,6 +64,7 @@ class AnswerOut(BaseModel):
 
 class QAResponse(BaseModel):
     answers: list[AnswerOut]
+    model: str = Field(description="Which model answered (the default: its name and languages).")
 
 
 class QABatchRequest(Strict):

@@ -25,6 +25,7 @@ from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
 from ..encoding import QAWindows
+from ..loading import Model
 from ..tasks.qa import Answering, QAOptions, QuestionAnswerer
 from ..tasks.qa_stream import concat_windows
 from .config import TASK_CLASSES, ServerConfig
@@ -84,6 +85,14 @@ class Models:
         if task == "qa":
             return QuestionAnswerer(self.config.model)
         return TASK_CLASSES[task](self.config.task_models.get(task))
+
+    def described(self) -> dict[str, str]:
+        """Which model serves each loaded task, in words (`Model.described`)."""
+        return {
+            task: obj.model.described
+            for task, obj in list(self.loaded.items())
+            if isinstance(getattr(obj, "model", None), Model)
+        }
 
     def notes(self) -> dict[str, list[str]]:
         """The caveats of each loaded model (e.g. a head that was not trained), by task."""

@@ -92,8 +92,9 @@ class Task:
 
     @property
     def notes(self) -> list[str]:
-        """What a user should see: the model's caveats, and the dtype "auto" chose (`Runtime.notes`)."""
-        return [*self.model.notes, *self.runtime.notes]
+        """What a user should see: which model answers, its caveats, and the dtype "auto" chose
+        (`Runtime.notes`)."""
+        return [f"model {self.model.described}", *self.model.notes, *self.runtime.notes]
 
     @property
     def default_max_length(self) -> int:

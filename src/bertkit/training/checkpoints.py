@@ -25,7 +25,9 @@ from ..loading import Model
 
 STATE_FILE = "trainer_state.pt"
 # Settings a resumed run may change; all others change what the run computes and must stay as they were.
-RESUMABLE_CHANGES = ("output_dir", "eval_every_epoch", "max_steps", "save_every_steps", "lora_export")
+# bf16 among them: a run stopped on a CPU with bf16 matrix units can go on in fp32 on one without (where
+# bf16 is emulated, ~100x slower); the schedule, data and order stay the same, only the rounding differs.
+RESUMABLE_CHANGES = ("output_dir", "eval_every_epoch", "max_steps", "save_every_steps", "lora_export", "bf16")
 
 
 def checkpoint_dir(output_dir: Path, step: int) -> Path:

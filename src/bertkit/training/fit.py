@@ -263,7 +263,7 @@ class Run:
         total = 0.0
         for rows, number in zip(group, numbers, strict=True):
             batch = self.job.collate(rows, batch_seed(self.config.seed, epoch, number))
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(self.config.bf16)):
                 loss = self.job.loss(self.module, batch) / len(group)
             loss.backward()
             total += loss.item()

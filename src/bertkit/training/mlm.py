@@ -142,7 +142,7 @@ def evaluate(
     nsp_right = nsp_n = 0
     was_training = module.training
     module.eval()
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(config.bf16)):
         for b, first in enumerate(range(0, len(order), batch_size)):
             batch = collate(rows, order[first : first + batch_size], EVAL_SEED + b, masking)
             logits, labels, nsp = head_outputs(module, batch)

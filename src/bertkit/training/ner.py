@@ -48,6 +48,7 @@ class NERTrainConfig(LoopConfig):
     pad_to_max_length: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.stride is None:
             self.stride = min(64, self.max_length // 4)
 
@@ -102,14 +103,34 @@ def set_labels(model: Model, labels: Sequence[str], seed: int = 0) -> bool:
 
 
 def ner_loss(module: Any, batch: dict[str, Any]) -> Any:
-    """Mean cross-entropy over the labelled tokens of the batch (IGNORE tokens and padding skipped); under bf16 the
-    encoder runs in bf16, the softmax in fp32."""
+    """Mean cross-entropy over the labelled tokens of the batch (IGNORE tokens and padding skipped); under
+    bf16 the encoder runs in bf16, the softmax in fp32. With open targets (`batch["targets"]`, see
+    `ner_features.target_sets`) a token's loss is −log of the probability of all the labels its target
+    allows, which is the cross-entropy when it allows one."""
     import torch.nn.functional as F
 
-    logits = forward(module, batch).logits
-    return F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=IGNORE
-    )
+    logits = forward(module, batch).logits.float()
+    if "targets" not in batch:
+        return F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=IGNORE
+        )
+    return open_target_loss(logits, batch["labels"], batch["targets"])
+
+
+def open_target_loss(logits: Any, targets: Any, allowed: Any) -> Any:
+    """Mean over tokens whose target is not IGNORE of logsumexp(all logits) − logsumexp(the allowed ones).
+
+    Args:
+        logits: (..., labels) float scores.
+        targets: (...) target ids (rows of `allowed`) or IGNORE.
+        allowed: (targets, labels) bool: which labels each target allows.
+    """
+    flat = logits.reshape(-1, logits.shape[-1])
+    targets = targets.reshape(-1)
+    kept = targets != IGNORE
+    flat, targets = flat[kept], targets[kept]
+    chosen = flat.masked_fill(~allowed[targets], float("-inf"))
+    return (flat.logsumexp(-1) - chosen.logsumexp(-1)).mean()
 
 
 # --- evaluation ---------------------------------------------------------------------------------------------

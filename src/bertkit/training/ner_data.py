@@ -44,6 +44,9 @@ class NERSentence:
         spans: per unit, (start, end) character offsets into `text`.
         tags: per unit, its BIO tag.
         line: the 1-based line of the sentence's first line in its file.
+        unannotated: entity types its source does not annotate, so that its O may hide one of them
+            (WikiANN and BTC tag PER/LOC/ORG only: mixed with CoNLL, their O means "not PER/LOC/ORG",
+            not "not MISC"); training lets such an O be any of these types (`ner_features.target_sets`).
     """
 
     id: str
@@ -51,6 +54,7 @@ class NERSentence:
     spans: list[tuple[int, int]]
     tags: list[str]
     line: int = 0
+    unannotated: tuple[str, ...] = ()
 
     @property
     def units(self) -> list[str]:

@@ -10,6 +10,13 @@ or, with `label_all_tokens`, the unit's I- label:
     units   Hugging/B-ORG   Face/I-ORG      tokens  [CLS] Hu ##gging Face [SEP]
     labels                                          -100  B-ORG -100 I-ORG -100
     label_all_tokens                                -100  B-ORG I-ORG I-ORG -100
+
+Sources that annotate fewer types than the label set (WikiANN and BTC have no MISC; CoNLL-2003 has it)
+mark their sentences `unannotated=("MISC",)`; their O tokens get a *target* beyond the labels that allows
+O or any MISC label (`target_sets`), so the loss teaches "not PER/LOC/ORG" there, never "not MISC":
+
+    labels  O B-LOC I-LOC B-MISC I-MISC  (ids 0-4)      WikiANN  German/O   army/O    in/O  Paris/B-LOC
+    targets 5 = {O, B-MISC, I-MISC}                                5          5         5     1
 """
 
 from __future__ import annotations
@@ -99,6 +106,20 @@ def unit_of_tokens(offsets: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.
     return np.where(inside, clipped, -1)
 
 
+def target_sets(labels: Sequence[str], open_types: Sequence[tuple[str, ...]]) -> np.ndarray:
+    """Which labels each target id allows: target i < len(labels) is label i alone; target len(labels) + g
+    is O or any B-/I- label of a type in `open_types[g]` (an O of a source that does not annotate them).
+
+    >>> target_sets(["O", "B-MISC", "I-MISC", "B-PER", "I-PER"], [("MISC",)]).astype(int).tolist()[-1]
+    [1, 1, 1, 0, 0]
+    """
+    allowed = np.eye(len(labels), dtype=bool)
+    rows = [
+        [label == "O" or (label != "O" and label[2:] in types) for label in labels] for types in open_types
+    ]
+    return np.concatenate([allowed, np.asarray(rows, dtype=bool).reshape(-1, len(labels))])
+
+
 # --- features -----------------------------------------------------------------------------------------------
 
 
@@ -108,14 +129,16 @@ class NERFeatures:
 
     Args:
         input_ids, token_type_ids: per window, as the model takes them.
-        labels: per window, int64 label ids or IGNORE.
+        labels: per window, int64 target ids (a label id, or beyond the labels an id of `targets`) or IGNORE.
         sentence: window → index of its sentence.
+        targets: target id → which label ids it allows (`target_sets`); None when every target is a label.
     """
 
     input_ids: list[np.ndarray]
     token_type_ids: list[np.ndarray] | None
     labels: list[np.ndarray]
     sentence: np.ndarray
+    targets: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -136,9 +159,12 @@ def ner_train_features(
     """Windows of the sentences' texts with token labels (see the module docstring).
 
     A token is labelled only in the window that centres it best, so overlapping windows never count a
-    token twice; windows left without any label are dropped.
+    token twice; windows left without any label are dropped. The O tokens of a sentence with
+    `unannotated` types get that open target (`target_sets`).
     """
     label2id = {label: i for i, label in enumerate(labels)}
+    open_types = sorted({s.unannotated for s in sentences if s.unannotated})
+    open_target = {types: len(labels) + g for g, types in enumerate(open_types)}
     unknown = sorted({t for s in sentences for t in s.tags if t not in label2id})
     if unknown:
         raise InputError(f"the data have labels the model lacks: {', '.join(unknown[:5])}")
@@ -154,6 +180,9 @@ def ner_train_features(
         units = unit_of_tokens(tokens["offsets"][a:b], sentence.spans)
         unit_labels = np.asarray([label2id[t] for t in sentence.tags], dtype=np.int64)
         token_labels[a:b] = align_labels(units, unit_labels, label_all_tokens, continuation)
+        if sentence.unannotated:
+            piece = token_labels[a:b]
+            piece[piece == label2id.get("O", -1)] = open_target[sentence.unannotated]
     per_window = [np.full(len(ids), IGNORE, dtype=np.int64) for ids in windows.input_ids]
     for w, slot, label in zip(tokens["window"], tokens["slot"], token_labels, strict=True):
         per_window[w][slot] = label
@@ -163,6 +192,7 @@ def ner_train_features(
         token_type_ids=None if windows.token_type_ids is None else [windows.token_type_ids[w] for w in keep],
         labels=[per_window[w] for w in keep],
         sentence=windows.sample[keep],
+        targets=target_sets(labels, open_types) if open_types else None,
     )
 
 
@@ -181,4 +211,6 @@ def collate(features: NERFeatures, rows: np.ndarray, width: int | None, pad_toke
 
     batch = padded_inputs(features.input_ids, features.token_type_ids, rows, width, pad_token_id)
     batch["labels"] = pad([features.labels[i] for i in rows], batch["input_ids"].shape[1], IGNORE)
+    if features.targets is not None:
+        batch["targets"] = features.targets
     return {name: torch.from_numpy(values) for name, values in batch.items()}

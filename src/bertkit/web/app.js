@@ -96,6 +96,7 @@ handle("qa-form", "qa-error", async () => {
     item.append(text, score);
     list.append(item);
   });
+  $("qa-model").textContent = `answered by ${result.model}`;
   const spans = result.answers.filter((a) => a.end > a.start).map((a, n) => ({ ...a, rank: n + 1 }));
   $("qa-context").replaceChildren(...highlighted(context, spans, (span, piece) => {
     const mark = document.createElement("mark");

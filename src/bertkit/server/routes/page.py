@@ -31,6 +31,7 @@ async def health(worker: WorkerDep) -> dict[str, Any]:
         "task_models": {t: m or "default" for t, m in config.task_models.items()},
         "tasks": models.available(),
         "loaded": sorted(models.loaded),
+        "models": models.described(),
         "notes": models.notes(),
         "dtypes": {  # what each loaded model runs in, and why ("auto" picks bf16 where the CPU has bf16 units)
             task: {"dtype": obj.runtime.dtype, "reason": obj.runtime.dtype_reason}

@@ -16,10 +16,13 @@ router = APIRouter()
 @router.post("/v1/qa", response_model=QAResponse, responses=ERROR_RESPONSES)
 async def qa(body: QARequest, worker: WorkerDep) -> dict[str, Any]:
     """The top answers to a question about a context; `context[start:end] == answer`."""
-    return {"answers": (await worker.answer([body]))[0]}
+    answers = (await worker.answer([body]))[0]
+    return {"answers": answers, "model": worker.models.get("qa").model.described}
 
 
 @router.post("/v1/qa/batch", response_model=QABatchResponse, responses=ERROR_RESPONSES)
 async def qa_batch(body: QABatchRequest, worker: WorkerDep) -> dict[str, Any]:
     """Many questions at once (batched with whatever else is waiting); one deadline for all of them."""
-    return {"results": [{"answers": answers} for answers in await worker.answer(body.items)]}
+    found = await worker.answer(body.items)
+    model = worker.models.get("qa").model.described
+    return {"results": [{"answers": answers, "model": model} for answers in found]}
