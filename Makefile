@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install system-packages lint bench default-model default-model-bilingual default-heads korean-encoder clean
+.PHONY: run test install system-packages lint bench default-model default-model-bilingual default-heads default-ner-bilingual korean-encoder clean
 
 $(BIN)/bertkit: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -88,6 +88,16 @@ default-model-bilingual: install
 	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa-stage5 --bits 4
 	$(BIN)/python scripts/default_qa_model.py evaluate > runs/default-qa-eval.json
 	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa-stage5 --bits 4 --metrics runs/default-qa-eval.json
+
+# The bilingual NER default (issues 12, 13): from the shipped bilingual QA model's encoder, CoNLL-2003 + WikiANN
+# + BTC (their O may be MISC) + KLUE-NER twice, 3 epochs (~70 min on 2 AVX2 cores, fp32); resumable: RESUME=--resume.
+NER_BILINGUAL_RUN := runs/default-ner-bilingual-wikiann-btc-klue2
+default-ner-bilingual: install
+	test -d runs/default-qa-export || $(BIN)/bertkit export runs/default-qa-export --task qa
+	$(BIN)/python scripts/default_heads.py train ner-bilingual --with-wikiann --with-btc --klue-repeat 2 \
+		--init runs/default-qa-export $(RESUME)
+	$(BIN)/python scripts/default_heads.py evaluate ner-bilingual --model $(NER_BILINGUAL_RUN) > runs/default-ner-eval.json
+	$(BIN)/python scripts/default_heads.py package ner-bilingual --model $(NER_BILINGUAL_RUN) --metrics runs/default-ner-eval.json
 
 clean:
 	rm -rf $(VENV) .venv-ref build dist *.egg-info

@@ -61,6 +61,14 @@ NER = dict(
 # types PS/LC/OG/DT/TI/QT, kept as KLUE names them so KLUE's metric and tutorials read them), one label set;
 # the new Hangul rows learn, the English word embeddings stay MiniLM's.
 NER_BILINGUAL = dict(NER, epochs=3, freeze_embeddings=False, train_embeddings_from=30522)
+# What the shipped bilingual NER model was trained on and from (recorded in its manifest).
+BILINGUAL_DATA = (
+    "conll2003-train (PER/LOC/ORG/MISC); wikiann-en-train and btc-train (PER/LOC/ORG; their O may be MISC); "
+    "klue-ner-v1.1-train-5k less its last 500, twice (PS/LC/OG/DT/TI/QT)"
+)
+BILINGUAL_INIT = (
+    "the shipped default-qa (run 5: MiniLM + Hangul rows), exported with `bertkit export`; new head"
+)
 KLUE_HELD_OUT = 500  # the last 500 of klue-ner-v1.1-train-5k's sentences choose the epoch with conll2003-dev
 # WNUT-17's types that are PER/LOC/ORG in the default model's terms (the others are left out).
 WNUT_TO_BTC = {"person": "PER", "location": "LOC", "corporation": "ORG", "group": "ORG"}
@@ -214,11 +222,15 @@ def evaluate(args) -> None:
 
 
 def package(args) -> None:
+    """Write src/bertkit/models/default-<name>; the bilingual NER model ships as default-ner."""
     from default_qa_model import write_shipped  # the same packaging as the QA model
 
-    recipe = PRETRAINING if args.name == "pretraining" else NER
+    recipe = {"pretraining": PRETRAINING, "ner": NER, "ner-bilingual": NER_BILINGUAL}[args.name]
+    if args.name == "ner-bilingual":
+        recipe = dict(recipe, data=BILINGUAL_DATA, init=BILINGUAL_INIT)
     model_dir = Path(args.model or RUNS / f"default-{args.name}")
-    write_shipped(f"default-{args.name}", model_dir, args.bits, recipe, args.metrics)
+    shipped = "default-ner" if args.name == "ner-bilingual" else f"default-{args.name}"
+    write_shipped(shipped, model_dir, args.bits, recipe, args.metrics)
 
 
 def main() -> None:

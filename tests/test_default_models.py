@@ -24,8 +24,10 @@ def test_every_task_has_a_trained_default_shipped_small(task):
 
 
 def test_all_shipped_models_together_stay_small():
+    # Each model is held to the issues' 10 MB; together 24 MB since QA and NER both read Korean (each
+    # carries its 5,022 Hangul rows, int8: 1.9 MB).
     total = sum(p.stat().st_size for p in default_models.MODELS.rglob("*") if p.is_file())
-    assert total < 20_000_000
+    assert total < 24_000_000
 
 
 def test_fill_mask_tutorial_example():
@@ -50,6 +52,26 @@ def test_ner_tutorial_example():
     text = "My name is Sylvain and I work at Hugging Face in Brooklyn."
     found = {(e.label, text[e.start : e.end]) for e in EntityTagger()(text)}
     assert {("PER", "Sylvain"), ("LOC", "Brooklyn")} <= found, found
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13: the default tags 'Hugging' ORG, not 'Hugging Face'")
+def test_ner_tutorial_organisation():
+    from bertkit.tasks.ner import EntityTagger
+
+    text = "My name is Sylvain and I work at Hugging Face in Brooklyn."
+    found = {(e.label, text[e.start : e.end]) for e in EntityTagger()(text)}
+    assert ("ORG", "Hugging Face") in found, found
+
+
+def test_korean_ner_on_the_bilingual_default_gives_klue_types_at_exact_characters():
+    from bertkit.tasks.ner import EntityTagger
+
+    tagger = EntityTagger()
+    text = "이순신은 조선 중기의 무신이다."
+    assert [(e.label, text[e.start : e.end]) for e in tagger(text)] == [("PS", "이순신")]
+    text = "삼성전자는 2023년 3월 서울에서 신제품을 발표했다."
+    found = {(e.label, text[e.start : e.end]) for e in tagger(text)}
+    assert {("DT", "2023년 3월"), ("LC", "서울")} <= found, found
 
 
 @pytest.mark.parametrize(
