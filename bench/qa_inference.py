@@ -93,7 +93,8 @@ def cpu_report() -> dict:
 
 def gemm_peaks(n: int = 2048, seconds: float = 1.0) -> dict[str, float | None]:
     """GFLOP/s of this machine's best n x n matmul in fp32, bf16 and int8 (the fastest of the runs made in
-    `seconds` per dtype, after a warm-up: the best run is the least disturbed by other work).
+    `seconds` per dtype, after a warm-up: the best run is the least disturbed by other work; a dtype the CPU
+    runs so slowly that one product would take longer is measured at a smaller size).
 
     int8 is the raw int8 x int8 -> int32 kernel (`torch._int_mm`); `int8_dynamic_linear` is what the int8
     engine's layers run: a dynamically quantized linear layer, activations quantized on the fly.
@@ -102,26 +103,44 @@ def gemm_peaks(n: int = 2048, seconds: float = 1.0) -> dict[str, float | None]:
 
     from bertkit.runtime import quantize_linears
 
-    def best(fn) -> float:
-        fn()
+    def best(op, make) -> float:
+        """op(*make(size)) at size n, or smaller where a 256² product says n would take over `seconds`
+        (bf16 on a CPU without bf16 units runs ~0.3 GFLOP/s: one 2048² product would take a minute)."""
+        size, tic = n, time.perf_counter()
+        op(*make(256))
+        estimate = (time.perf_counter() - tic) * (n / 256) ** 3
+        while size > 256 and estimate > seconds:
+            size, estimate = size // 2, estimate / 8
+        args = make(size)
+        op(*args)
         fastest, start = float("inf"), time.perf_counter()
         while time.perf_counter() - start < seconds:
             tic = time.perf_counter()
-            fn()
+            op(*args)
             fastest = min(fastest, time.perf_counter() - tic)
-        return round(2 * n**3 / fastest / 1e9, 1)
+        return round(2 * size**3 / fastest / 1e9, 1)
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a16, b16 = a.bfloat16(), b.bfloat16()
-    a8, b8 = (torch.randint(-127, 128, (n, n), dtype=torch.int8) for _ in range(2))
-    linear = quantize_linears(torch.nn.Sequential(torch.nn.Linear(n, n, bias=False)))
+    def floats(dtype):
+        return lambda size: (torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype))
+
+    def int8s(size: int):
+        return tuple(torch.randint(-127, 128, (size, size), dtype=torch.int8) for _ in range(2))
+
+    def quantized(size: int):
+        return quantize_linears(torch.nn.Sequential(torch.nn.Linear(size, size, bias=False))), torch.randn(
+            size, size
+        )
+
     with torch.inference_mode():
-        peaks: dict[str, float | None] = {"fp32": best(lambda: a @ b), "bf16": best(lambda: a16 @ b16)}
+        peaks: dict[str, float | None] = {
+            "fp32": best(torch.matmul, floats(torch.float32)),
+            "bf16": best(torch.matmul, floats(torch.bfloat16)),
+        }
         try:
-            peaks["int8"] = best(lambda: torch._int_mm(a8, b8))
+            peaks["int8"] = best(torch._int_mm, int8s)
         except (RuntimeError, AttributeError):  # no CPU int8 matmul in this torch
             peaks["int8"] = None
-        peaks["int8_dynamic_linear"] = best(lambda: linear(a))
+        peaks["int8_dynamic_linear"] = best(lambda linear, x: linear(x), quantized)
     return peaks
 
 

@@ -76,3 +76,17 @@ def test_shipped_default_exports_to_plain_transformers(tmp_path):
     ids = model.tokenizer("Where does John live?", "John lives in New York City.", return_tensors="pt")
     with torch.inference_mode():
         assert torch.allclose(plain(**ids).end_logits, model.module(**ids).end_logits)
+
+
+def test_an_exported_hangul_tokenizer_is_named_so_that_transformers_4_reads_it(tmp_path):
+    # transformers 4.57 refuses tokenizer_class "TokenizersBackend" (what 5.x writes for a tokenizer made
+    # from tokenizer.json alone); "PreTrainedTokenizerFast" reads the same file in both majors.
+    import json
+
+    from transformers import AutoTokenizer
+
+    out = export_model(load(None), tmp_path / "default-qa")
+    config = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
+    tokens = AutoTokenizer.from_pretrained(out).tokenize("철수는 서울에 삽니다.")
+    assert tokens == ["철", "##수", "##는", "서", "##울", "##에", "삽", "##니", "##다", "."]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import warnings
 from collections.abc import Iterable
@@ -363,5 +364,19 @@ def export_model(model: Model, output: str | Path) -> Path:
     def write(folder: Path) -> None:
         model.module.save_pretrained(folder, safe_serialization=True)
         model.tokenizer.save_pretrained(folder)
+        readable_by_transformers_4(folder / "tokenizer_config.json")
 
     return write_dir_atomically(output, write)
+
+
+def readable_by_transformers_4(config_file: Path) -> None:
+    """Name a tokenizer saved by transformers 5 from its tokenizer.json alone ("TokenizersBackend", as the
+    Hangul-exact tokenizer is) by the alias both majors know, "PreTrainedTokenizerFast": transformers 4.57
+    refuses the new name ("Tokenizer class TokenizersBackend does not exist") and reads tokenizer.json as
+    it is under the old one, the Hangul syllables included."""
+    if not config_file.is_file():
+        return
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if config.get("tokenizer_class") == "TokenizersBackend":
+        config["tokenizer_class"] = "PreTrainedTokenizerFast"
+        config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
