@@ -39,6 +39,7 @@ run: install
 	$(BIN)/python examples/long_document.py
 	$(BIN)/bertkit fill-mask "Soccer is a really fun [MASK]."
 	$(BIN)/bertkit ner "My name is Sylvain and I work at Hugging Face in Brooklyn."
+	$(BIN)/bertkit ner "이순신은 1545년 한성에서 태어났다."
 
 test: install
 	$(BIN)/python -m pytest -x -q

@@ -20,7 +20,7 @@ from ..checks import require_count
 from ..encoding import ModelInputs
 from ..errors import InputError
 from ..loading import DEFAULT, Model, load
-from ..runtime import Runtime
+from ..runtime import Runtime, batch_tokens, resolve_dtype
 
 Options = TypeVar("Options")
 
@@ -51,7 +51,8 @@ class Task:
         dtype: "auto" (bf16 where the CPU has bf16 matrix units, else fp32; `runtime.resolve_dtype`),
             "fp32", "bf16" or "int8" (faster, slightly different scores).
         threads: torch threads while the model runs (default: the usable cores).
-        max_tokens: padded tokens per batch (default: the class's `max_tokens`).
+        max_tokens: padded tokens per batch (default: the class's `max_tokens`, capped in fp32 by
+            `runtime.batch_tokens`).
     """
 
     task: ClassVar[str]  # the head `load` gives the model: "qa", "ner", "mlm", "nsp" or "base"
@@ -85,7 +86,7 @@ class Task:
             self.model.module,
             dtype=dtype,
             threads=threads,
-            max_tokens=max_tokens or self.max_tokens,
+            max_tokens=max_tokens or batch_tokens(resolve_dtype(dtype)[0], self.max_tokens),
             pad_token_id=self.model.tokenizer.pad_token_id or 0,
         )
         self.windows_seen = 0
