@@ -150,3 +150,13 @@ def test_health_says_what_each_model_runs_in(no_env, monkeypatch, tiny_qa_dir):
     with TestClient(create_app(ServerConfig(model=str(tiny_qa_dir)))) as client:
         dtypes = client.get("/health").json()["dtypes"]
     assert dtypes["qa"]["dtype"] == "fp32" and "no bf16 matrix units" in dtypes["qa"]["reason"]
+
+
+def test_fp32_batches_stay_small_unless_a_budget_is_asked(no_env, monkeypatch, tiny_qa_dir):
+    # fp32 keeps its batches within the caches (runtime.FP32_BATCH_TOKENS); bf16 keeps the task's budget.
+    from bertkit.runtime import FP32_BATCH_TOKENS
+
+    assert QuestionAnswerer(str(tiny_qa_dir), dtype="fp32").runtime.max_tokens == FP32_BATCH_TOKENS
+    assert QuestionAnswerer(str(tiny_qa_dir), dtype="fp32", max_tokens=8192).runtime.max_tokens == 8192
+    fake_cpu(monkeypatch, ZEN4)
+    assert QuestionAnswerer(str(tiny_qa_dir)).runtime.max_tokens == QuestionAnswerer.max_tokens
