@@ -221,7 +221,8 @@ class Runtime:
             "int8" (linear layers quantized: `quantize_linears`); outputs are returned as float32.
         threads: torch intra-op threads while it runs (the process's setting is given back afterwards);
             default: the cores this process may use (one for less than `SMALL_WORK_TOKENS` tokens).
-        max_tokens: padded tokens per batch.
+        max_tokens: padded tokens per batch (None: `batch_tokens(dtype, budget)`).
+        budget: the task's padded tokens per batch when none are asked for (capped in fp32).
         max_batch: windows per batch.
         pad_token_id: the id used to pad input_ids.
     """
@@ -231,9 +232,10 @@ class Runtime:
         module: Any,
         dtype: str = AUTO,
         threads: int | None = None,
-        max_tokens: int = 8192,
+        max_tokens: int | None = None,
         max_batch: int = 64,
         pad_token_id: int = 0,
+        budget: int = 8192,
     ):
         self.dtype, self.dtype_reason = resolve_dtype(dtype)
         self.dtype_asked = dtype
@@ -241,7 +243,7 @@ class Runtime:
         with torch_threads(1):
             self.module = converted(module, self.dtype).eval()
         self.threads = threads
-        self.max_tokens = max_tokens
+        self.max_tokens = max_tokens or batch_tokens(self.dtype, budget)
         self.max_batch = max_batch
         self.pad_token_id = pad_token_id
         self.stats = {"windows": 0, "tokens": 0, "padded_tokens": 0, "batches": 0}

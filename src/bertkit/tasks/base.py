@@ -20,7 +20,7 @@ from ..checks import require_count
 from ..encoding import ModelInputs
 from ..errors import InputError
 from ..loading import DEFAULT, Model, load
-from ..runtime import Runtime, batch_tokens, resolve_dtype
+from ..runtime import Runtime
 
 Options = TypeVar("Options")
 
@@ -86,7 +86,8 @@ class Task:
             self.model.module,
             dtype=dtype,
             threads=threads,
-            max_tokens=max_tokens or batch_tokens(resolve_dtype(dtype)[0], self.max_tokens),
+            max_tokens=max_tokens,
+            budget=self.max_tokens,
             pad_token_id=self.model.tokenizer.pad_token_id or 0,
         )
         self.windows_seen = 0

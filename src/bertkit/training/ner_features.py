@@ -114,9 +114,7 @@ def target_sets(labels: Sequence[str], open_types: Sequence[tuple[str, ...]]) ->
     [1, 1, 1, 0, 0]
     """
     allowed = np.eye(len(labels), dtype=bool)
-    rows = [
-        [label == "O" or (label != "O" and label[2:] in types) for label in labels] for types in open_types
-    ]
+    rows = [[label == "O" or label[2:] in types for label in labels] for types in open_types]
     return np.concatenate([allowed, np.asarray(rows, dtype=bool).reshape(-1, len(labels))])
 
 
@@ -199,7 +197,8 @@ def ner_train_features(
 def fingerprint(features: NERFeatures) -> str:
     """A hash of the training windows and labels: a resumed run must see the same data."""
     pairs = zip(features.input_ids, features.labels, strict=True)
-    return rows_hash(array for pair in pairs for array in pair)
+    open_sets = [] if features.targets is None else [features.targets]  # what each open target allows
+    return rows_hash([*(array for pair in pairs for array in pair), *open_sets])
 
 
 # --- batches ---
