@@ -210,12 +210,15 @@ def test_qa_batch_jsonl_and_resume(capsys, monkeypatch, tmp_path, tiny_qa_dir):
     )
     assert code == 0 and "4 from an earlier run" in err
     again = [json.loads(x) for x in (tmp_path / "again.jsonl").read_text().splitlines()]
+
     # the same answers; scores equal to float rounding (a resumed run batches other windows together)
-    spans = lambda rows: [
-        (r["id"], [(a["answer"], a["start"], a["end"]) for a in r["answers"]]) for r in rows
-    ]  # noqa: E731
+    def spans(rows):
+        return [(r["id"], [(a["answer"], a["start"], a["end"]) for a in r["answers"]]) for r in rows]
+
+    def scores(rows):
+        return [a["score"] for r in rows for a in r["answers"]]
+
     assert spans(again) == spans(lines)
-    scores = lambda rows: [a["score"] for r in rows for a in r["answers"]]  # noqa: E731
     assert scores(again) == pytest.approx(scores(lines), rel=1e-5)
     assert not partial.exists()
 
