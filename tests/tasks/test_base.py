@@ -194,7 +194,7 @@ def test_options_are_checked_when_made():
         with pytest.raises(InputError, match=re.escape(message)):
             QAOptions(**changes)
     assert QAOptions(null_threshold=-2).null_threshold == -2 and QAOptions(max_length=None).max_length is None
-    with pytest.raises(InputError, match=re.escape("ignore_labels must hold label names (strings), got 1")):
+    with pytest.raises(InputError, match=re.escape("ignore_labels must hold names (strings), got 1")):
         NEROptions(ignore_labels=[1])
     with pytest.raises(InputError, match="max_length must be an integer >= 2, got 1"):
         NEROptions(max_length=1)

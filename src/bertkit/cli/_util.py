@@ -59,6 +59,15 @@ DtypeOpt = Annotated[
 ]
 
 
+DecodingOpt = Annotated[
+    str,
+    typer.Option(
+        help="NER labels: viterbi (each text's best valid BIO sequence) or argmax (each word's own best, "
+        "as the transformers pipeline; for IOB1 models)."
+    ),
+]
+
+
 def default(config: type, name: str) -> Any:
     """The default of field `name` of the dataclass `config`: an option's default, declared once, there.
 

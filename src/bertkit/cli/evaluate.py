@@ -13,6 +13,7 @@ from rich.text import Text
 from ..training.mlm import MLMTrainConfig
 from ..training.qa import TrainConfig
 from ._util import (
+    DecodingOpt,
     JsonOpt,
     MaxLengthOpt,
     StrideOpt,
@@ -127,10 +128,19 @@ def evaluate_ner(
     klue_level: KlueLevelOpt = "char",
     max_length: Annotated[int | None, typer.Option(help="Tokens per window (default: the model's).")] = None,
     stride: Annotated[int | None, typer.Option(help="Tokens shared by consecutive windows.")] = None,
+    decoding: DecodingOpt = "viterbi",
+    all_types: Annotated[
+        bool,
+        typer.Option(
+            "--all-types",
+            help="Let the model tag every type it knows (default: only the types the data annotates).",
+        ),
+    ] = False,
     dtype: EvalDtypeOpt = "fp32",
     as_json: JsonOpt = False,
 ) -> None:
-    """Entity-level precision, recall and F1 (seqeval's default mode, 0-100) of a NER model on gold data."""
+    """Entity-level precision, recall and F1 (seqeval's default mode, 0-100) of a NER model on gold data,
+    and KLUE's entity macro F1 and character macro F1."""
     from ..loading import load
     from ..training.ner import evaluate
     from ..training.ner_data import load_ner_file
@@ -139,12 +149,27 @@ def evaluate_ner(
     loaded = load(model, task="ner")
     show_notes(loaded.notes)
     with progress_bar("tagging", len(dataset.sentences)) as advance:
-        scores = evaluate(loaded, dataset, aggregation, max_length, stride, dtype, advance)
+        scores = evaluate(
+            loaded,
+            dataset,
+            aggregation,
+            max_length,
+            stride,
+            dtype,
+            advance,
+            decoding=decoding,
+            data_types_only=not all_types,
+        )
     if as_json:
-        emit_json({k: scores[k] for k in ("precision", "recall", "f1", "n", "per_type")})
+        keys = ("precision", "recall", "f1", "macro_f1", "tag_macro_f1", "n", "per_type")
+        emit_json({k: scores[k] for k in keys})
         return
     out.print(ner_scores_table(scores, f"{data.name} (entities over {dataset.level}s, {aggregation})"))
-    out.print(f"{scores['n']} sentences", markup=False)
+    out.print(
+        f"{scores['n']} sentences; macro F1 over types {scores['macro_f1']:.2f}, "
+        f"over {dataset.level} tags {scores['tag_macro_f1']:.2f} (KLUE's two figures)",
+        markup=False,
+    )
 
 
 def ner_scores_table(scores: dict[str, Any], title: str) -> Table:

@@ -8,6 +8,7 @@ import typer
 
 from ..tasks.ner import NEROptions
 from ._util import (
+    DecodingOpt,
     DtypeOpt,
     JsonOpt,
     ModelMaxLengthOpt,
@@ -27,6 +28,11 @@ def ner(
     aggregation: Annotated[
         str, typer.Option(help="none (one result per token), simple, first, average or max.")
     ] = default(NEROptions, "aggregation"),
+    decoding: DecodingOpt = default(NEROptions, "decoding"),
+    types: Annotated[
+        str | None,
+        typer.Option(help="Tag only these entity types, comma-separated (e.g. PS,LC,OG); default: all."),
+    ] = None,
     model: ModelOpt = None,
     max_length: ModelMaxLengthOpt = default(NEROptions, "max_length"),
     stride: Annotated[
@@ -41,7 +47,13 @@ def ner(
 
     from ..tasks.ner import EntityTagger
 
-    options = NEROptions(aggregation=aggregation, max_length=max_length, stride=stride)
+    options = NEROptions(
+        aggregation=aggregation,
+        decoding=decoding,
+        entity_types=None if types is None else tuple(t.strip() for t in types.split(",") if t.strip()),
+        max_length=max_length,
+        stride=stride,
+    )
     tagger = EntityTagger(model, dtype=dtype)
     entities = tagger(text, options)
     show_notes(tagger.notes)

@@ -100,6 +100,10 @@ class NSPRequest(Strict):
 class NERRequest(Strict):
     text: LongText = Field(description="The text to tag.")
     aggregation: Literal["none", "simple", "first", "average", "max"] = "first"
+    decoding: Literal["viterbi", "argmax"] = Field(
+        "viterbi", description="viterbi: each text's best valid BIO sequence; argmax: each word's own best."
+    )
+    entity_types: list[str] | None = Field(None, description="Tag only these entity types (default: all).")
 
 
 class EmbedRequest(Strict):

@@ -19,6 +19,7 @@ from ..errors import InputError
 from ..loading import Model, load, quiet_transformers
 from ..runtime import cpu_threads
 from ..tasks.ner import AGGREGATIONS, EntityTagger, NEROptions
+from ..tasks.ner_decoding import split_label
 from .batches import IGNORE, forward
 from .fit import FitResult, Job, LoopConfig, check_start, fit
 from .klue_metrics import entity_macro_f1, tag_macro_f1
@@ -178,6 +179,8 @@ def evaluate(
     on_progress: Callable[[int], None] | None = None,
     threads: int | None = None,
     ignore_types: Sequence[str] = (),
+    decoding: str = "viterbi",
+    data_types_only: bool = True,
 ) -> dict[str, Any]:
     """Entity-level precision/recall/F1 (0-100, seqeval's default mode) of a model on a dataset, over the
     dataset's units (words; characters for KLUE at char level), and `macro_f1` / `tag_macro_f1`
@@ -190,7 +193,12 @@ def evaluate(
         dtype, threads: how the model runs (`EntityTagger`), when `model` is not a tagger.
         on_progress: called with n after each chunk of n sentences.
         ignore_types: entity types left out of both gold and predictions (a model that tags MISC scored on
-            WikiANN, which has no MISC: `ignore_types=("MISC",)`).
+            WikiANN, which has no MISC, with `data_types_only=False`: `ignore_types=("MISC",)`).
+        decoding: "viterbi" or "argmax" (`NEROptions`).
+        data_types_only: tag with the entity types the dataset annotates only (those of them the model
+            knows: `NEROptions.entity_types`), as a model trained on that data would. A bilingual model
+            scored on KLUE-NER then never tags LOC or ORG, which KLUE's gold does not have (its LC and OG
+            instead); a model whose types are the data's is unaffected.
     """
     if aggregation not in AGGREGATIONS or aggregation == "none":
         raise InputError(
@@ -198,7 +206,14 @@ def evaluate(
             f"got {aggregation!r}"
         )
     tagger = model if isinstance(model, EntityTagger) else EntityTagger(model, dtype=dtype, threads=threads)
-    options = NEROptions(aggregation=aggregation, max_length=max_length, stride=stride)
+    types = None
+    if data_types_only:
+        annotated = {tag[2:] for s in dataset.sentences for tag in s.tags if tag != "O"}
+        known = {split_label(label)[1] for label in tagger.labels}
+        types = tuple(sorted(annotated & known)) or None
+    options = NEROptions(
+        aggregation=aggregation, max_length=max_length, stride=stride, decoding=decoding, entity_types=types
+    )
     predicted = predict_tags(tagger, dataset.sentences, options, on_progress)
     gold = [s.tags for s in dataset.sentences]
     if ignore_types:

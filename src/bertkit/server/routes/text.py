@@ -68,7 +68,12 @@ async def ner(body: NERRequest, worker: WorkerDep) -> dict[str, Any]:
     """Named entities with character offsets: {entities: [{entity_group, score, word, start, end}]}."""
 
     def run(tagger: Any) -> Any:
-        entities = tagger(body.text, NEROptions(aggregation=body.aggregation))
+        options = NEROptions(
+            aggregation=body.aggregation,
+            decoding=body.decoding,
+            entity_types=None if body.entity_types is None else tuple(body.entity_types),
+        )
+        entities = tagger(body.text, options)
         return {"entities": [e.to_dict() for e in entities]}
 
     return await worker.call("ner", run)
