@@ -113,7 +113,9 @@ def train(args) -> None:
             + ["-btc"] * args.with_btc
             + [f"-klue{args.klue_repeat}"] * (args.klue_repeat != 1)
         )
-        config = NERTrainConfig(output_dir=str(out), max_steps=args.max_steps, **NER_BILINGUAL)
+        out = RUNS / args.output if args.output else out
+        recipe = dict(NER_BILINGUAL, **{k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v})
+        config = NERTrainConfig(output_dir=str(out), max_steps=args.max_steps, **recipe)
         init = args.init or str(RUNS / "default-ner-grown")
         result = run(init, sentences, config, dev, resume=args.resume, threads=args.threads)
     else:
@@ -249,6 +251,9 @@ def main() -> None:
             p.add_argument("--with-btc", action="store_true", help="ner-bilingual: add btc-train")
             p.add_argument("--klue-repeat", type=int, default=1, help="ner-bilingual: KLUE sentences N times")
             p.add_argument("--init", default=None, help="ner-bilingual: the start (runs/default-ner-grown)")
+            p.add_argument("--epochs", type=int, default=None, help="ner-bilingual: instead of the recipe's 3")
+            p.add_argument("--output", default=None, help="ner-bilingual: the run's name under runs/")
+            p.add_argument("--lr", type=float, default=None, help="ner-bilingual: instead of the recipe's 8e-5")
             p.add_argument("--threads", type=int, default=None, help="torch threads (default: every core)")
         else:
             p.add_argument("--model", default=None)

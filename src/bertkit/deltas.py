@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 SUFFIX_Q, SUFFIX_SCALE, SUFFIX_FULL = ".dq", ".dscale", ".full"
 SUFFIX_ROWS, SUFFIX_ROWS_SCALE = ".rows", ".rscale"  # rows appended to a base matrix (int8 per row)
@@ -43,6 +46,8 @@ def compress(
         min_numel: tensors smaller than this are stored whole (float32).
     Unchanged tensors are left out.
     """
+    import torch
+
     if bits not in (4, 8):
         raise ValueError(f"bits must be 4 or 8, got {bits}")
     levels = 2 ** (bits - 1) - 1
@@ -68,23 +73,32 @@ def compress(
     return out
 
 
-def apply(base: dict[str, torch.Tensor], delta: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The merged state dict: base tensors plus deltas (new tensors taken whole, appended rows appended)."""
+def merge(base: dict[str, np.ndarray], delta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The merged weights, in numpy (no torch import): base arrays plus deltas (new tensors taken whole,
+    appended rows appended), float32."""
     merged = dict(base)
     for key, value in delta.items():
         if key.endswith(SUFFIX_FULL):
-            merged[key.removesuffix(SUFFIX_FULL)] = value.float()
+            merged[key.removesuffix(SUFFIX_FULL)] = value.astype(np.float32)
         elif key.endswith(SUFFIX_Q):
             name = key.removesuffix(SUFFIX_Q)
-            ref = base[name].float()
-            q = unpack4(value, ref.shape[1]) if value.dtype == torch.uint8 else value
-            merged[name] = ref + q.float() * delta[name + SUFFIX_SCALE].float()
+            ref = base[name].astype(np.float32)
+            q = unpack4(value, ref.shape[1]) if value.dtype == np.uint8 else value
+            merged[name] = ref + q.astype(np.float32) * delta[name + SUFFIX_SCALE].astype(np.float32)
     for key, value in delta.items():
         if key.endswith(SUFFIX_ROWS):
             name = key.removesuffix(SUFFIX_ROWS)
-            rows = value.float() * delta[name + SUFFIX_ROWS_SCALE].float()
-            merged[name] = torch.cat([merged[name].float(), rows])
+            rows = value.astype(np.float32) * delta[name + SUFFIX_ROWS_SCALE].astype(np.float32)
+            merged[name] = np.concatenate([merged[name].astype(np.float32), rows])
     return merged
+
+
+def apply(base: dict[str, torch.Tensor], delta: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`merge` for torch tensors (the same float32 arithmetic, so the same bits)."""
+    import torch
+
+    merged = merge({k: v.numpy() for k, v in base.items()}, {k: v.numpy() for k, v in delta.items()})
+    return {k: torch.from_numpy(v) for k, v in merged.items()}
 
 
 def grown_rows(ref: torch.Tensor, weight: torch.Tensor) -> bool:
@@ -94,12 +108,16 @@ def grown_rows(ref: torch.Tensor, weight: torch.Tensor) -> bool:
 
 def quantise_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """int8 values and a float16 scale per row: rows ≈ q * scale, |error| <= scale / 2."""
+    import torch
+
     scale = (rows.abs().amax(dim=1, keepdim=True) / 127).clamp_min(1e-12).half().float()
     return torch.round(rows / scale).clamp(-127, 127).to(torch.int8), scale.half()
 
 
 def pack4(q: torch.Tensor) -> torch.Tensor:
     """Pack int8 values in [-7, 7] two per byte (uint8), row by row; odd widths get one pad nibble."""
+    import torch
+
     rows, cols = q.shape
     u = (q.to(torch.int16) + 8).to(torch.uint8)
     if cols % 2:
@@ -107,11 +125,16 @@ def pack4(q: torch.Tensor) -> torch.Tensor:
     return (u[:, 0::2] << 4) | u[:, 1::2]
 
 
-def unpack4(packed: torch.Tensor, cols: int) -> torch.Tensor:
-    """Inverse of `pack4`: each byte's high nibble, then its low one, less 8 (0x3A → -5, 2)."""
-    high = (packed >> 4).to(torch.int8) - 8
-    low = (packed & 15).to(torch.int8) - 8
-    return torch.stack((high, low), dim=-1).reshape(packed.shape[0], -1)[:, :cols]
+def unpack4(packed: np.ndarray, cols: int) -> np.ndarray:
+    """Inverse of `pack4` (numpy uint8 in, int8 out): each byte's high nibble, then its low one, less 8
+    (0x3A → -5, 2).
+
+    >>> unpack4(np.array([[0x3A, 0x88]], dtype=np.uint8), 3).tolist()
+    [[-5, 2, 0]]
+    """
+    high = (packed >> 4).astype(np.int8) - 8
+    low = (packed & 15).astype(np.int8) - 8
+    return np.stack((high, low), axis=-1).reshape(packed.shape[0], -1)[:, :cols]
 
 
 def sha256(path: str | Path) -> str:

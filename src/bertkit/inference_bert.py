@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ModelLoadError
+from .numpy_bert import supports
 
 # The outputs of each task's model, as transformers' classes name them (Bert{QuestionAnswering, ...}).
 TASK_OUTPUTS = {
@@ -46,19 +47,6 @@ TASK_OF_CLASS = {
     "BertForNextSentencePrediction": "nsp",
     "BertModel": "base",
 }
-
-
-def supports(config: Any, task: str) -> bool:
-    """True when this forward computes what transformers' class would for `config` and `task`."""
-    return (
-        task in TASK_OUTPUTS
-        and getattr(config, "model_type", None) == "bert"
-        and getattr(config, "hidden_act", None) == "gelu"
-        and getattr(config, "position_embedding_type", "absolute") == "absolute"
-        and not getattr(config, "is_decoder", False)
-        and not getattr(config, "add_cross_attention", False)
-        and (task != "qa" or getattr(config, "num_labels", 2) == 2)
-    )
 
 
 def block(**children: nn.Module) -> Any:

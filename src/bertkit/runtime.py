@@ -109,10 +109,12 @@ def resolve_dtype(
         chosen = os.environ.get(DTYPE_ENV, "").strip().lower()
         if chosen not in ("", AUTO):
             return check_dtype(chosen, f"${DTYPE_ENV}"), f"{DTYPE_ENV}={chosen}"
-        return dtype_for_cpu(
-            cpu_flags() if flags is None else flags,
-            torch_cpu_capability() if capability is None else capability,
-        )
+        flags = cpu_flags() if flags is None else flags
+        if (
+            capability is None
+        ):  # torch's kernels matter only where the CPU has bf16 units (no torch import else)
+            capability = torch_cpu_capability() if set(flags) & set(BF16_UNITS) else ""
+        return dtype_for_cpu(flags, capability)
     return check_dtype(dtype), "asked for"
 
 
@@ -237,11 +239,20 @@ class Runtime:
         pad_token_id: int = 0,
         budget: int = 8192,
     ):
+        from .numpy_bert import NumpyBert
+
         self.dtype, self.dtype_reason = resolve_dtype(dtype)
         self.dtype_asked = dtype
-        # One thread for the copy: memory-bound work, where more threads wait for each other on a busy machine.
-        with torch_threads(1):
-            self.module = converted(module, self.dtype).eval()
+        self.on_numpy = isinstance(module, NumpyBert)
+        if self.on_numpy:
+            if self.dtype != "fp32":
+                raise InputError(f"the numpy forward runs in fp32 only, not {self.dtype}")
+            self.module = module
+        else:
+            # One thread for the copy: memory-bound work, where more threads wait for each other on a busy
+            # machine.
+            with torch_threads(1):
+                self.module = converted(module, self.dtype).eval()
         self.threads = threads
         self.max_tokens = max_tokens or batch_tokens(self.dtype, budget)
         self.max_batch = max_batch
@@ -277,45 +288,69 @@ class Runtime:
             rows: per window, the token positions to keep on the first token axis (e.g. the masks
                 of fill-mask, so that [length, vocab] logits are not all kept); default: all.
         """
-        import torch
-
         windows = inputs["input_ids"]
         lengths = [len(w) for w in windows]
         axes = {name: (token_axes or {}).get(name, TOKEN_AXES.get(name, (0,))) for name in outputs}
         flags = {LAYERED_OUTPUTS[name]: True for name in outputs if name in LAYERED_OUTPUTS}
         result: dict[str, list[Any]] = {name: [None] * len(windows) for name in outputs}
         threads = self.threads or (1 if sum(lengths) < SMALL_WORK_TOKENS else cpu_threads())
-        with torch.inference_mode(), torch_threads(threads):
+        with self.running(threads):
             for batch in length_batches(lengths, self.max_tokens, self.max_batch):
                 width = max(lengths[i] for i in batch)
-                tensors = {
-                    name: torch.from_numpy(
-                        pad(
-                            [values[i] for i in batch], width, self.pad_token_id if name == "input_ids" else 0
-                        )
+                arrays = {
+                    name: pad(
+                        [values[i] for i in batch], width, self.pad_token_id if name == "input_ids" else 0
                     )
                     for name, values in inputs.items()
                 }
                 # Without padding, no mask: SDPA takes its fast path.
                 if any(lengths[i] < width for i in batch):
-                    tensors["attention_mask"] = torch.from_numpy(
-                        pad([np.ones(lengths[i], np.int64) for i in batch], width, 0)
-                    )
-                out = self.module(**tensors, **flags)
+                    arrays["attention_mask"] = pad([np.ones(lengths[i], np.int64) for i in batch], width, 0)
+                out = self.run_batch(arrays, outputs, flags)
                 self.stats["windows"] += len(batch)
                 self.stats["tokens"] += sum(lengths[i] for i in batch)
                 self.stats["padded_tokens"] += len(batch) * width
                 self.stats["batches"] += 1
                 for name in outputs:
-                    value = out[name]
-                    if isinstance(value, tuple | list):  # one tensor per layer → [batch, layers, ...]
-                        value = torch.stack(tuple(value), dim=1)
-                    values = value.float().numpy()
+                    values = out[name]
                     for row, i in enumerate(batch):
                         result[name][i] = window_output(
                             values[row], lengths[i], axes[name], None if rows is None else rows[i]
                         )
         return result
+
+    @contextlib.contextmanager
+    def running(self, threads: int) -> Iterator[None]:
+        """Torch's inference mode and `threads` while a forward runs (nothing for the numpy forward)."""
+        if self.on_numpy:
+            yield
+            return
+        import torch
+
+        with torch.inference_mode(), torch_threads(threads):
+            yield
+
+    def run_batch(
+        self, arrays: dict[str, np.ndarray], outputs: Sequence[str], flags: dict[str, bool]
+    ) -> dict[str, np.ndarray]:
+        """The module's `outputs` on one padded batch, as float32 arrays (per-layer outputs stacked
+        [batch, layers, ...])."""
+        if self.on_numpy:
+            out = self.module(**arrays, **flags)
+            return {
+                name: np.stack(out[name], axis=1) if isinstance(out[name], tuple | list) else out[name]
+                for name in outputs
+            }
+        import torch
+
+        out = self.module(**{name: torch.from_numpy(value) for name, value in arrays.items()}, **flags)
+        found = {}
+        for name in outputs:
+            value = out[name]
+            if isinstance(value, tuple | list):  # one tensor per layer → [batch, layers, ...]
+                value = torch.stack(tuple(value), dim=1)
+            found[name] = value.float().numpy()
+        return found
 
 
 def window_output(

@@ -101,6 +101,8 @@ def test_entity_types_rule_the_others_out():
     assert allowed_labels(KLUE[:5], None).all()
     with pytest.raises(InputError, match="the model has no type 'PER'; its types: LC, OG"):
         decode_mexico(entity_types=["PER"])
+    with pytest.raises(InputError, match="entity_types must name at least one type"):
+        decode_mexico(entity_types=[])
     with pytest.raises(InputError, match="entity_types must be a list of names"):
         NEROptions(entity_types="LC")
     with pytest.raises(InputError, match="decoding must be one of"):

@@ -82,9 +82,10 @@ class Models:
     def _load(self, task: str) -> Any:
         if task == "tokenize":
             return self.get("qa").model.tokenizer
+        # A server runs on torch from the start (`Task.light_start`: numpy only pays for a one-shot command).
         if task == "qa":
-            return QuestionAnswerer(self.config.model)
-        return TASK_CLASSES[task](self.config.task_models.get(task))
+            return QuestionAnswerer(self.config.model, light_start=False)
+        return TASK_CLASSES[task](self.config.task_models.get(task), light_start=False)
 
     def described(self) -> dict[str, str]:
         """Which model serves each loaded task, in words (`Model.described`)."""

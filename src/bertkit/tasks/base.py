@@ -53,6 +53,9 @@ class Task:
         threads: torch threads while the model runs (default: the usable cores).
         max_tokens: padded tokens per batch (default: the class's `max_tokens`, capped in fp32 by
             `runtime.batch_tokens`).
+        light_start: for the embedded default in fp32, start on `numpy_bert` (no torch import: a one-shot
+            command answers in about a second) and load the torch model the first time a call brings more
+            than `numpy_bert.SMALL_WORK_TOKENS` tokens; False (a server, a benchmark): torch from the start.
     """
 
     task: ClassVar[str]  # the head `load` gives the model: "qa", "ner", "mlm", "nsp" or "base"
@@ -67,6 +70,7 @@ class Task:
         dtype: str = "auto",
         threads: int | None = None,
         max_tokens: int | None = None,
+        light_start: bool = True,
     ):
         if threads is not None:
             require_count(threads, "threads")
@@ -77,20 +81,29 @@ class Task:
                 model.module.set_attn_implementation(self.attn_implementation)
             self.model = model
         elif model in (None, DEFAULT) and self.attn_implementation is None:
-            from ..inference_bert import load_default  # the embedded default without transformers' modeling
+            from .. import numpy_bert
 
-            self.model = load_default(self.task) or load(model, task=self.task)
+            found = numpy_bert.load_default(self.task, dtype) if light_start else None
+            self.model = found or self.torch_default()
         else:
             self.model = load(model, task=self.task, attn_implementation=self.attn_implementation)
-        self.runtime = Runtime(
+        self.runtime_settings: dict[str, Any] = {"dtype": dtype, "threads": threads, "max_tokens": max_tokens}
+        self.runtime = self.new_runtime()
+        self.windows_seen = 0
+
+    def torch_default(self) -> Model:
+        """The embedded default on torch: `inference_bert` (no transformers modeling), else transformers."""
+        from ..inference_bert import load_default
+
+        return load_default(self.task) or load(None, task=self.task)
+
+    def new_runtime(self) -> Runtime:
+        return Runtime(
             self.model.module,
-            dtype=dtype,
-            threads=threads,
-            max_tokens=max_tokens,
             budget=self.max_tokens,
             pad_token_id=self.model.tokenizer.pad_token_id or 0,
+            **self.runtime_settings,
         )
-        self.windows_seen = 0
 
     @property
     def notes(self) -> list[str]:
@@ -117,6 +130,11 @@ class Task:
         rows: Sequence[np.ndarray] | None = None,
     ) -> dict[str, list[np.ndarray]]:
         """The model's `outputs` for each input window (see `Runtime.forward` for `token_axes`, `rows`)."""
+        from ..numpy_bert import SMALL_WORK_TOKENS
+
+        if self.runtime.on_numpy and sum(len(w) for w in inputs.input_ids) > SMALL_WORK_TOKENS:
+            self.model = self.torch_default()  # the same weights, the same tokenizer; torch from now on
+            self.runtime = self.new_runtime()
         feed = {"input_ids": inputs.input_ids}
         if inputs.token_type_ids is not None:
             feed["token_type_ids"] = inputs.token_type_ids

@@ -204,10 +204,11 @@ class Embedder(Task):
         dtype: str = "auto",
         threads: int | None = None,
         max_tokens: int | None = None,
+        light_start: bool = True,
     ):
         if max_length is not None:
             require_count(max_length, "max_length", minimum=2)
-        super().__init__(model, dtype=dtype, threads=threads, max_tokens=max_tokens)
+        super().__init__(model, dtype=dtype, threads=threads, max_tokens=max_tokens, light_start=light_start)
         self.max_length = max_length or sentence_max_length(self.model)
         if self.max_length > self.model.max_length:
             raise InputError(

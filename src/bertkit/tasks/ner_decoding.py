@@ -214,6 +214,8 @@ def allowed_labels(labels: Sequence[str], entity_types: Sequence[str] | None) ->
     """
     if entity_types is None:
         return np.ones(len(labels), dtype=bool)
+    if not entity_types:
+        raise InputError("entity_types must name at least one type (None: every type)")
     known = sorted({split_label(name)[1] for name in labels} - {"O"})
     unknown = [t for t in entity_types if t not in known]
     if unknown:

@@ -27,6 +27,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import InputError, OutputError
 from ..files import fsync_dir, write_file_atomically, write_text_atomically
 from .qa import QAOptions, QuestionAnswerer
@@ -56,9 +58,11 @@ def weights_fingerprint(qa: QuestionAnswerer) -> str:
     """A digest of the model's weights that costs milliseconds: each tensor's name, shape and first 256
     values (any training run changes them all), so a model retrained in the same directory is another one."""
     digest = hashlib.sha256()
-    for name, tensor in qa.model.module.state_dict().items():
+    for name, tensor in qa.model.module.state_dict().items():  # torch tensors, or numpy (`numpy_bert`)
         digest.update(f"{name}{tuple(tensor.shape)}".encode())
-        digest.update(tensor.detach().reshape(-1)[:256].float().cpu().numpy().tobytes())
+        first = tensor.reshape(-1)[:256]
+        values = first if isinstance(first, np.ndarray) else first.detach().float().cpu().numpy()
+        digest.update(values.astype(np.float32).tobytes())
     return digest.hexdigest()[:16]
 
 
