@@ -92,11 +92,14 @@ default-model-bilingual: install
 
 # The bilingual NER default (issues 12, 13): from the shipped bilingual QA model's encoder, CoNLL-2003 + WikiANN
 # + BTC (their O may be MISC) + KLUE-NER twice, 3 epochs (~70 min on 2 AVX2 cores, fp32); resumable: RESUME=--resume.
-NER_BILINGUAL_RUN := runs/default-ner-bilingual-wikiann-btc-klue2
+NER_BILINGUAL_FIRST := runs/default-ner-bilingual-wikiann-btc-klue2
+NER_BILINGUAL_RUN := runs/ner-bilingual-continued-klue4
 default-ner-bilingual: install
 	test -d runs/default-qa-export || $(BIN)/bertkit export runs/default-qa-export --task qa
 	$(BIN)/python scripts/default_heads.py train ner-bilingual --with-wikiann --with-btc --klue-repeat 2 \
 		--init runs/default-qa-export $(RESUME)
+	$(BIN)/python scripts/default_heads.py train ner-bilingual --with-wikiann --with-btc --klue-repeat 4 \
+		--init $(NER_BILINGUAL_FIRST) --epochs 1 --lr 4e-5 --output ner-bilingual-continued-klue4 $(RESUME)
 	$(BIN)/python scripts/default_heads.py evaluate ner-bilingual --model $(NER_BILINGUAL_RUN) > runs/default-ner-eval.json
 	$(BIN)/python scripts/default_heads.py package ner-bilingual --model $(NER_BILINGUAL_RUN) --metrics runs/default-ner-eval.json
 

@@ -64,10 +64,11 @@ NER_BILINGUAL = dict(NER, epochs=3, freeze_embeddings=False, train_embeddings_fr
 # What the shipped bilingual NER model was trained on and from (recorded in its manifest).
 BILINGUAL_DATA = (
     "conll2003-train (PER/LOC/ORG/MISC); wikiann-en-train and btc-train (PER/LOC/ORG; their O may be MISC); "
-    "klue-ner-v1.1-train-5k less its last 500, twice (PS/LC/OG/DT/TI/QT)"
+    "klue-ner-v1.1-train-5k less its last 500, twice (PS/LC/OG/DT/TI/QT); then the same with KLUE four times"
 )
 BILINGUAL_INIT = (
-    "the shipped default-qa (run 5: MiniLM + Hangul rows), exported with `bertkit export`; new head"
+    "the shipped default-qa (run 5: MiniLM + Hangul rows), exported with `bertkit export`; new head; "
+    "3 epochs (lr 8e-5), then 1 more epoch (lr 4e-5, KLUE x4) from that run (`make default-ner-bilingual`)"
 )
 KLUE_HELD_OUT = 500  # the last 500 of klue-ner-v1.1-train-5k's sentences choose the epoch with conll2003-dev
 # WNUT-17's types that are PER/LOC/ORG in the default model's terms (the others are left out).
