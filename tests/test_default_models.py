@@ -62,7 +62,6 @@ def test_ner_tutorial_sentence_as_the_course_shows_it():
     assert found == [("PER", "Sylvain", 11, 18), ("ORG", "Hugging Face", 33, 45), ("LOC", "Brooklyn", 49, 57)]
 
 
-
 def test_korean_ner_on_the_bilingual_default_gives_klue_types_at_exact_characters():
     from bertkit.tasks.ner import EntityTagger
 

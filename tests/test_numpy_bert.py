@@ -86,6 +86,18 @@ def test_the_default_starts_on_numpy_and_moves_to_torch_for_long_work(fp32):
     assert (a.start, a.end, a.score) == (b.start, b.end, b.score)  # the same engine now: the same bits
 
 
+def test_a_model_of_ones_own_on_numpy_is_never_swapped_for_the_default(fp32):
+    from bertkit.loading import Model
+    from bertkit.tasks.ner import EntityTagger
+
+    default = load_default("ner")
+    own = Model(default.tokenizer, default.module, "mine", "local")
+    tagger = EntityTagger(own, threads=1)
+    assert tagger.runtime.on_numpy and not tagger.light_started
+    tagger(" ".join(["Angela Merkel visited Berlin."] * 300))
+    assert tagger.model is own and tagger.runtime.on_numpy
+
+
 def test_every_default_task_loads_on_numpy(fp32):
     for task in ("qa", "ner", "mlm", "nsp", "base"):
         model = load_default(task)

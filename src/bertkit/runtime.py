@@ -221,7 +221,8 @@ class Runtime:
         dtype: "auto" (bf16 where the CPU has bf16 matrix units, else fp32: `resolve_dtype`), "fp32",
             "bf16" (weights and activations in bfloat16: 2-4x faster on CPUs with bf16 matrix units), or
             "int8" (linear layers quantized: `quantize_linears`); outputs are returned as float32.
-        threads: torch intra-op threads while it runs (the process's setting is given back afterwards);
+        threads: torch intra-op threads (BLAS threads for a `numpy_bert` module) while it runs (the process's
+            setting is given back afterwards);
             default: the cores this process may use (one for less than `SMALL_WORK_TOKENS` tokens).
         max_tokens: padded tokens per batch (None: `batch_tokens(dtype, budget)`).
         budget: the task's padded tokens per batch when none are asked for (capped in fp32).
@@ -321,9 +322,12 @@ class Runtime:
 
     @contextlib.contextmanager
     def running(self, threads: int) -> Iterator[None]:
-        """Torch's inference mode and `threads` while a forward runs (nothing for the numpy forward)."""
+        """Torch's inference mode and `threads` while a forward runs (the BLAS threads of the numpy forward)."""
         if self.on_numpy:
-            yield
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(threads, user_api="blas"):
+                yield
             return
         import torch
 

@@ -60,6 +60,11 @@ def test_viterbi_finds_the_most_probable_valid_sequence_of_each_text(sizes, seed
             assert not b.startswith(("I-OG", "I-LC")) or a[2:] == b[2:]
 
 
+def test_a_text_whose_valid_paths_all_underflow_keeps_each_units_best():
+    probs = np.array([[0.0, 0.0, 1.0, 0.0, 0.0]])  # I-OG first: no valid path of probability > 0
+    assert bio_viterbi(probs, np.zeros(1, int), KLUE[:5]).tolist() == [2]
+
+
 def test_transitions_leave_io_types_and_plain_labels_free():
     first, follow = bio_transitions(["O", "B-PER", "I-PER", "I-LOC", "MISC"])
     assert first.tolist() == [True, True, False, True, True]
@@ -103,6 +108,8 @@ def test_entity_types_rule_the_others_out():
         decode_mexico(entity_types=["PER"])
     with pytest.raises(InputError, match="entity_types must name at least one type"):
         decode_mexico(entity_types=[])
+    with pytest.raises(InputError, match="needs a model with an O label"):
+        allowed_labels(["B-LOC", "I-LOC", "B-PER", "I-PER"], ["LOC"])
     with pytest.raises(InputError, match="entity_types must be a list of names"):
         NEROptions(entity_types="LC")
     with pytest.raises(InputError, match="decoding must be one of"):
@@ -126,7 +133,7 @@ def test_evaluation_tags_only_the_types_the_data_annotates(person_and_place):
     assert [e.label for e in tagger(SYLVAIN)] == ["PER", "LOC"]
     dataset = load_conll(gold)
     held = evaluate(tagger, dataset)
-    assert (held["f1"], held["predicted_entities"]) == (100.0, 1)
+    assert (held["f1"], held["predicted_entities"], held["entity_types"]) == (100.0, 1, ["PER"])
     free = evaluate(tagger, dataset, data_types_only=False)
     assert (free["precision"], free["predicted_entities"]) == (50.0, 2)
 

@@ -184,7 +184,16 @@ def test_cli_train_and_evaluate(capsys, monkeypatch, tmp_path, tiny_dir):
     )
     assert code == 0, err
     scores = json.loads(stdout)
-    assert set(scores) == {"precision", "recall", "f1", "macro_f1", "tag_macro_f1", "n", "per_type"}
+    assert set(scores) == {
+        "precision",
+        "recall",
+        "f1",
+        "macro_f1",
+        "tag_macro_f1",
+        "entity_types",
+        "n",
+        "per_type",
+    }
     assert scores["n"] == 3
     code, stdout, err = run(
         capsys, monkeypatch, "evaluate", "ner", "--data", str(dev_file), "--model", str(out)

@@ -161,7 +161,7 @@ def evaluate_ner(
             data_types_only=not all_types,
         )
     if as_json:
-        keys = ("precision", "recall", "f1", "macro_f1", "tag_macro_f1", "n", "per_type")
+        keys = ("precision", "recall", "f1", "macro_f1", "tag_macro_f1", "entity_types", "n", "per_type")
         emit_json({k: scores[k] for k in keys})
         return
     out.print(ner_scores_table(scores, f"{data.name} (entities over {dataset.level}s, {aggregation})"))

@@ -72,6 +72,7 @@ class Task:
         max_tokens: int | None = None,
         light_start: bool = True,
     ):
+        self.light_started = False  # on numpy_bert until the work grows (the embedded default only)
         if threads is not None:
             require_count(threads, "threads")
         if max_tokens is not None:
@@ -84,6 +85,7 @@ class Task:
             from .. import numpy_bert
 
             found = numpy_bert.load_default(self.task, dtype) if light_start else None
+            self.light_started = found is not None
             self.model = found or self.torch_default()
         else:
             self.model = load(model, task=self.task, attn_implementation=self.attn_implementation)
@@ -132,9 +134,10 @@ class Task:
         """The model's `outputs` for each input window (see `Runtime.forward` for `token_axes`, `rows`)."""
         from ..numpy_bert import SMALL_WORK_TOKENS
 
-        if self.runtime.on_numpy and sum(len(w) for w in inputs.input_ids) > SMALL_WORK_TOKENS:
+        if self.light_started and sum(len(w) for w in inputs.input_ids) > SMALL_WORK_TOKENS:
             self.model = self.torch_default()  # the same weights, the same tokenizer; torch from now on
             self.runtime = self.new_runtime()
+            self.light_started = False
         feed = {"input_ids": inputs.input_ids}
         if inputs.token_type_ids is not None:
             feed["token_type_ids"] = inputs.token_type_ids

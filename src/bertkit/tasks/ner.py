@@ -23,7 +23,7 @@ from ..decoding import best_window_tokens
 from ..encoding import default_stride, token_windows
 from ..errors import InputError
 from .base import Task, with_changes
-from .ner_decoding import AGGREGATIONS, DECODINGS, Entity, decode_entities
+from .ner_decoding import AGGREGATIONS, DECODINGS, Entity, allowed_labels, decode_entities
 
 __all__ = ["AGGREGATIONS", "DECODINGS", "Entity", "EntityTagger", "NEROptions"]
 
@@ -141,6 +141,7 @@ class EntityTagger(Task):
         """
         require_texts(texts, "texts")
         options = with_changes(options, NEROptions, changes)
+        allowed_labels(self.labels, options.entity_types)  # an unknown type fails before the model runs
         if not texts:
             return []
         tokens = self.token_logits(texts, options.max_length, options.stride)

@@ -216,6 +216,8 @@ def allowed_labels(labels: Sequence[str], entity_types: Sequence[str] | None) ->
         return np.ones(len(labels), dtype=bool)
     if not entity_types:
         raise InputError("entity_types must name at least one type (None: every type)")
+    if "O" not in labels:
+        raise InputError("entity_types needs a model with an O label (for the tokens of no chosen type)")
     known = sorted({split_label(name)[1] for name in labels} - {"O"})
     unknown = [t for t in entity_types if t not in known]
     if unknown:
@@ -277,6 +279,10 @@ def bio_viterbi(probs: np.ndarray, doc: np.ndarray, labels: Sequence[str]) -> np
     for t in range(int(sizes.max()) - 1, 0, -1):
         unit = text_first[np.flatnonzero(sizes > t)] + t
         label[unit - 1] = back[unit, label[unit]]
+    # A text whose every valid path holds a probability that underflowed to 0 (logit gaps > ~100): each
+    # unit's own best label, as argmax decodes it.
+    lost = np.repeat(~np.isfinite(score.max(axis=1)), sizes)
+    label[lost] = probs[lost].argmax(axis=1)
     return label
 
 

@@ -224,7 +224,11 @@ def evaluate(
         )
     scores = entity_scores(gold, predicted)
     # KLUE's figures (for KLUE at character level, its entity F1 and char F1)
-    return scores | {"macro_f1": entity_macro_f1(scores), "tag_macro_f1": tag_macro_f1(gold, predicted)}
+    return scores | {
+        "macro_f1": entity_macro_f1(scores),
+        "tag_macro_f1": tag_macro_f1(gold, predicted),
+        "entity_types": list(types) if types else None,  # what the model was held to (None: all it knows)
+    }
 
 
 # --- training -----------------------------------------------------------------------------------------------
