@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from bertkit.numpy_bert import SMALL_WORK_TOKENS, NumpyBert, erf, load_default
+from bertkit.numpy_bert import NUMPY_MAX_TOKENS, NumpyBert, erf, load_default
 from bertkit.tasks.qa import QuestionAnswerer
 from bertkit.tasks.qa_batch_state import weights_fingerprint
 
@@ -65,9 +65,13 @@ def test_missing_weights_are_named():
 
 @pytest.fixture(scope="module")
 def fp32():
+    before = os.environ.get("BERTKIT_DTYPE")
     os.environ["BERTKIT_DTYPE"] = "fp32"  # "auto" → fp32 on every CPU kind, for this module's tests
     yield
-    os.environ.pop("BERTKIT_DTYPE", None)
+    if before is None:
+        os.environ.pop("BERTKIT_DTYPE", None)
+    else:
+        os.environ["BERTKIT_DTYPE"] = before  # as the suite set it (conftest)
 
 
 def test_the_default_starts_on_numpy_and_moves_to_torch_for_long_work(fp32):
@@ -80,9 +84,9 @@ def test_the_default_starts_on_numpy_and_moves_to_torch_for_long_work(fp32):
     assert a.score == pytest.approx(b.score, rel=1e-4)
     assert light.runtime.on_numpy  # a short question stays on numpy
     long = " ".join(["The river flows north past the old mill."] * 150) + " " + context
-    assert len(long.split()) > SMALL_WORK_TOKENS
+    assert len(long.split()) > NUMPY_MAX_TOKENS
     a, b = light(question, long)[0], heavy(question, long)[0]
-    assert not light.runtime.on_numpy  # more than SMALL_WORK_TOKENS: torch from now on
+    assert not light.runtime.on_numpy  # more than NUMPY_MAX_TOKENS: torch from now on
     assert (a.start, a.end, a.score) == (b.start, b.end, b.score)  # the same engine now: the same bits
 
 

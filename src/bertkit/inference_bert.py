@@ -28,17 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ModelLoadError
-from .numpy_bert import supports
+from .numpy_bert import POOLED, TASK_OUTPUTS, supports
 
-# The outputs of each task's model, as transformers' classes name them (Bert{QuestionAnswering, ...}).
-TASK_OUTPUTS = {
-    "qa": ("start_logits", "end_logits"),
-    "ner": ("logits",),
-    "mlm": ("logits",),
-    "nsp": ("logits",),
-    "base": ("last_hidden_state", "pooler_output"),
-}
-POOLED = {"nsp", "base"}  # the tasks whose model has the pooler (the [CLS] dense + tanh)
 # transformers' class of each task, for running a loaded transformers model on this forward (`from_transformers`)
 TASK_OF_CLASS = {
     "BertForQuestionAnswering": "qa",

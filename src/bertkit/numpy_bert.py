@@ -6,7 +6,7 @@ embeddings + LayerNorm; per layer q/k/v projections, softmax(q·kᵀ/√d + mask
 LayerNorm, GELU feed-forward + LayerNorm; then the task's head. The results equal torch's to float32
 rounding (about 1e-6 relative; tests/test_numpy_bert.py), not bit for bit: numpy's BLAS sums in another
 order. `tasks.base.Task` runs the embedded defaults this way while the work is small and the dtype is fp32,
-and loads the torch model the first time a call brings more (`SMALL_WORK_TOKENS`).
+and loads the torch model the first time a call brings more (`NUMPY_MAX_TOKENS`).
 
 GELU is the exact one, x·Φ(x), with erf from Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7; numpy has no erf).
 """
@@ -17,13 +17,23 @@ from typing import Any
 
 import numpy as np
 
+from .decoding import softmax
 from .errors import ModelLoadError
 
 # Tokens of work (over all windows of one call) that the numpy forward takes; more goes to torch, whose
 # kernels are faster once the products are large (and whose import then pays for itself).
-SMALL_WORK_TOKENS = 1024
-TASKS = ("qa", "ner", "mlm", "nsp", "base")
-POOLED = {"nsp", "base"}
+NUMPY_MAX_TOKENS = 1024
+# The outputs of each task's model, as transformers' classes name them (Bert{QuestionAnswering, ...}); both
+# forwards (this one and `inference_bert`'s) serve these tasks.
+TASK_OUTPUTS = {
+    "qa": ("start_logits", "end_logits"),
+    "ner": ("logits",),
+    "mlm": ("logits",),
+    "nsp": ("logits",),
+    "base": ("last_hidden_state", "pooler_output"),
+}
+TASKS = tuple(TASK_OUTPUTS)
+POOLED = {"nsp", "base"}  # the tasks whose model has the pooler (the [CLS] dense + tanh)
 
 
 def supports(config: Any, task: str) -> bool:
@@ -79,11 +89,6 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) 
     centred = x - mean
     var = (centred * centred).mean(axis=-1, keepdims=True)
     return centred / np.sqrt(var + np.float32(eps)) * weight + bias
-
-
-def softmax(x: np.ndarray) -> np.ndarray:
-    x = np.exp(x - x.max(axis=-1, keepdims=True))
-    return x / x.sum(axis=-1, keepdims=True)
 
 
 class NumpyBert:
@@ -184,7 +189,7 @@ class NumpyBert:
         scores = (q * self.scaling) @ k.transpose(0, 1, 3, 2)
         if mask is not None:
             scores = scores + mask
-        attended = (softmax(scores) @ v).transpose(0, 2, 1, 3).reshape(batch, length, size)
+        attended = (softmax(scores, np.float32) @ v).transpose(0, 2, 1, 3).reshape(batch, length, size)
         x = self.norm(
             p + "attention.output.LayerNorm", self.linear(p + "attention.output.dense", attended) + x
         )

@@ -110,9 +110,8 @@ def resolve_dtype(
         if chosen not in ("", AUTO):
             return check_dtype(chosen, f"${DTYPE_ENV}"), f"{DTYPE_ENV}={chosen}"
         flags = cpu_flags() if flags is None else flags
-        if (
-            capability is None
-        ):  # torch's kernels matter only where the CPU has bf16 units (no torch import else)
+        # torch's kernels matter only where the CPU has bf16 units (no torch import elsewhere)
+        if capability is None:
             capability = torch_cpu_capability() if set(flags) & set(BF16_UNITS) else ""
         return dtype_for_cpu(flags, capability)
     return check_dtype(dtype), "asked for"

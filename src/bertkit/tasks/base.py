@@ -55,7 +55,7 @@ class Task:
             `runtime.batch_tokens`).
         light_start: for the embedded default in fp32, start on `numpy_bert` (no torch import: a one-shot
             command answers in about a second) and load the torch model the first time a call brings more
-            than `numpy_bert.SMALL_WORK_TOKENS` tokens; False (a server, a benchmark): torch from the start.
+            than `numpy_bert.NUMPY_MAX_TOKENS` tokens; False (a server, a benchmark): torch from the start.
     """
 
     task: ClassVar[str]  # the head `load` gives the model: "qa", "ner", "mlm", "nsp" or "base"
@@ -72,11 +72,11 @@ class Task:
         max_tokens: int | None = None,
         light_start: bool = True,
     ):
-        self.light_started = False  # on numpy_bert until the work grows (the embedded default only)
         if threads is not None:
             require_count(threads, "threads")
         if max_tokens is not None:
             require_count(max_tokens, "max_tokens")
+        light = None  # the embedded default on numpy_bert, until the work grows
         if isinstance(model, Model):
             if self.attn_implementation is not None:
                 model.module.set_attn_implementation(self.attn_implementation)
@@ -84,13 +84,13 @@ class Task:
         elif model in (None, DEFAULT) and self.attn_implementation is None:
             from .. import numpy_bert
 
-            found = numpy_bert.load_default(self.task, dtype) if light_start else None
-            self.light_started = found is not None
-            self.model = found or self.torch_default()
+            light = numpy_bert.load_default(self.task, dtype) if light_start else None
+            self.model = light or self.torch_default()
         else:
             self.model = load(model, task=self.task, attn_implementation=self.attn_implementation)
         self.runtime_settings: dict[str, Any] = {"dtype": dtype, "threads": threads, "max_tokens": max_tokens}
         self.runtime = self.new_runtime()
+        self.light_started = light is not None
         self.windows_seen = 0
 
     def torch_default(self) -> Model:
@@ -132,9 +132,9 @@ class Task:
         rows: Sequence[np.ndarray] | None = None,
     ) -> dict[str, list[np.ndarray]]:
         """The model's `outputs` for each input window (see `Runtime.forward` for `token_axes`, `rows`)."""
-        from ..numpy_bert import SMALL_WORK_TOKENS
+        from ..numpy_bert import NUMPY_MAX_TOKENS
 
-        if self.light_started and sum(len(w) for w in inputs.input_ids) > SMALL_WORK_TOKENS:
+        if self.light_started and sum(len(w) for w in inputs.input_ids) > NUMPY_MAX_TOKENS:
             self.model = self.torch_default()  # the same weights, the same tokenizer; torch from now on
             self.runtime = self.new_runtime()
             self.light_started = False

@@ -205,6 +205,11 @@ def group_entities(
     return results
 
 
+def entity_types_of(labels: Sequence[str]) -> list[str]:
+    """The entity types a label set tags, sorted: ["O", "B-PER", "I-PER", "LOC"] → ["LOC", "PER"]."""
+    return sorted({split_label(name)[1] for name in labels} - {"O"})
+
+
 def allowed_labels(labels: Sequence[str], entity_types: Sequence[str] | None) -> np.ndarray:
     """Which labels may be chosen: all (None), or O and the labels of `entity_types` (an `InputError` names
     a type the model does not know).
@@ -218,7 +223,7 @@ def allowed_labels(labels: Sequence[str], entity_types: Sequence[str] | None) ->
         raise InputError("entity_types must name at least one type (None: every type)")
     if "O" not in labels:
         raise InputError("entity_types needs a model with an O label (for the tokens of no chosen type)")
-    known = sorted({split_label(name)[1] for name in labels} - {"O"})
+    known = entity_types_of(labels)
     unknown = [t for t in entity_types if t not in known]
     if unknown:
         raise InputError(f"entity_types: the model has no type {unknown[0]!r}; its types: {', '.join(known)}")

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..loading import Model, load, quiet_transformers
 from ..runtime import cpu_threads
 from ..tasks.ner import AGGREGATIONS, EntityTagger, NEROptions
-from ..tasks.ner_decoding import split_label
+from ..tasks.ner_decoding import entity_types_of
 from .batches import IGNORE, forward
 from .fit import FitResult, Job, LoopConfig, check_start, fit
 from .klue_metrics import entity_macro_f1, tag_macro_f1
@@ -209,7 +209,7 @@ def evaluate(
     types = None
     if data_types_only:
         annotated = {tag[2:] for s in dataset.sentences for tag in s.tags if tag != "O"}
-        known = {split_label(label)[1] for label in tagger.labels}
+        known = set(entity_types_of(tagger.labels))
         types = tuple(sorted(annotated & known)) or None
     options = NEROptions(
         aggregation=aggregation, max_length=max_length, stride=stride, decoding=decoding, entity_types=types
