@@ -81,10 +81,28 @@ STAGE4 = dict(STAGE2, seed=4, freeze_embeddings=False, train_embeddings_from=305
 # between sessions, so a run that does not end in its session is lost): the Korean training data twice and
 # an English replay of 12,000 questions drawn from stage 4's English data, so English is not forgotten.
 STAGE5 = dict(STAGE4, seed=5)
-ENGLISH_REPLAY = {5: 12000}  # stage -> English training questions drawn (stage 4: all of them)
+# Stage 6 (run 6, issue 12): Korean-heavy, from the shipped run-5 model (its Hangul rows in place), sized to
+# one session: the Korean training data three times (each copy 15 % buried, other paragraphs each time)
+# and a replay of 6,000 English questions; stage 1's learning rate, since Korean is still learning from
+# little; selection and the per-epoch figure on the held-out Korean articles.
+STAGE6 = dict(STAGE4, lr=1e-4, seed=6)
+ENGLISH_REPLAY = {5: 12000, 6: 6000}  # stage -> English training questions drawn (stage 4: all of them)
+# stage -> (share buried, seed) of each copy of the Korean training data (share 0: as it is)
+KOREAN_COPIES = {
+    4: ((0.0, 4), (0.35, 4)),
+    5: ((0.0, 5), (0.35, 5)),
+    6: ((0.15, 6), (0.15, 7), (0.15, 8)),
+}
 # stage -> (training settings, share of questions buried, other paragraphs around each buried one)
-LATER_STAGES = {2: (STAGE2, 0.35, 3), 3: (STAGE3, 0.35, 3), 4: (STAGE4, 0.35, 3), 5: (STAGE5, 0.35, 3)}
-BILINGUAL_STAGES = (4, 5)
+LATER_STAGES = {
+    2: (STAGE2, 0.35, 3),
+    3: (STAGE3, 0.35, 3),
+    4: (STAGE4, 0.35, 3),
+    5: (STAGE5, 0.35, 3),
+    6: (STAGE6, 0.35, 3),
+}
+BILINGUAL_STAGES = (4, 5, 6)
+GROWN_STAGES = (4, 5)  # these start from `grow`'s model; stage 6 from the shipped bilingual default
 ENGLISH_MORE = [
     DATA / "squadshifts" / "new_wiki_v1.0.json",
     DATA / "squadshifts" / "amazon_reviews_v1.0.json",
@@ -122,7 +140,7 @@ def excerpt(example, characters: int, rng):
 
 
 def bilingual_data(stage: int = 4):
-    """(train examples, English held-out, Korean held-out): stage 4's or 5's data."""
+    """(train examples, English held-out, Korean held-out): a bilingual stage's data."""
     import random
 
     from bertkit.training.qa_data import QADataset
@@ -143,11 +161,9 @@ def bilingual_data(stage: int = 4):
         [e for e in korquad if e.title in held], version="1.1", path="korquad-train held-out"
     )
     settings, share, among = LATER_STAGES[stage]
-    examples = (
-        buried_examples(english, share, among, seed=settings["seed"])
-        + korean
-        + buried_examples(korean, share, among, seed=settings["seed"])
-    )
+    examples = buried_examples(english, share, among, seed=settings["seed"])
+    for korean_share, seed in KOREAN_COPIES[stage]:
+        examples += buried_examples(korean, korean_share, among, seed=seed)
     return examples, holdout, korean_holdout
 
 
@@ -205,8 +221,11 @@ def train(args) -> None:
         settings, model = RECIPE, load("minilm", "qa")
     elif args.stage in BILINGUAL_STAGES:
         settings = LATER_STAGES[args.stage][0]
-        examples, holdout, _ = bilingual_data(args.stage)
-        model = load(args.init or str(ROOT / "runs" / "default-qa-grown"), "qa")
+        examples, holdout, korean_holdout = bilingual_data(args.stage)
+        if args.stage not in GROWN_STAGES:
+            holdout = korean_holdout
+        start = str(ROOT / "runs" / "default-qa-grown") if args.stage in GROWN_STAGES else "default"
+        model = load(args.init or start, "qa")
     else:
         settings, share, among = LATER_STAGES[args.stage]
         examples = buried_examples(examples, share, among, seed=settings["seed"])
@@ -262,8 +281,11 @@ def package(args) -> None:
             buried_share=share,
             buried_among=among,
             init="stage 3's model grown by the Korean encoder's Hangul rows"
-            if stage in BILINGUAL_STAGES
+            if stage in GROWN_STAGES
+            else "the shipped run-5 model"
+            if stage == 6
             else f"stage {stage - 1}'s model",
+            **({"korean_copies": KOREAN_COPIES[stage]} if stage in KOREAN_COPIES else {}),
             **({"english_questions": ENGLISH_REPLAY[stage]} if stage in ENGLISH_REPLAY else {}),
         )
         for stage, (settings, share, among) in LATER_STAGES.items()
