@@ -252,9 +252,13 @@ def main() -> None:
             p.add_argument("--with-btc", action="store_true", help="ner-bilingual: add btc-train")
             p.add_argument("--klue-repeat", type=int, default=1, help="ner-bilingual: KLUE sentences N times")
             p.add_argument("--init", default=None, help="ner-bilingual: the start (runs/default-ner-grown)")
-            p.add_argument("--epochs", type=int, default=None, help="ner-bilingual: instead of the recipe's 3")
+            p.add_argument(
+                "--epochs", type=int, default=None, help="ner-bilingual: instead of the recipe's 3"
+            )
             p.add_argument("--output", default=None, help="ner-bilingual: the run's name under runs/")
-            p.add_argument("--lr", type=float, default=None, help="ner-bilingual: instead of the recipe's 8e-5")
+            p.add_argument(
+                "--lr", type=float, default=None, help="ner-bilingual: instead of the recipe's 8e-5"
+            )
             p.add_argument("--threads", type=int, default=None, help="torch threads (default: every core)")
         else:
             p.add_argument("--model", default=None)

@@ -4,6 +4,7 @@
     python scripts/default_qa_model.py train --stage 2   # ~50 min, 1 epoch with buried contexts -> runs/default-qa-stage2
     python scripts/default_qa_model.py train --stage 3   # ~55 min, stage 2 with another seed -> runs/default-qa-stage3
     python scripts/default_qa_model.py evaluate [--model DIR]                          # EM/F1 on both dev sets
+    python scripts/default_qa_model.py soup --models A B --weight 0.5 --output DIR     # weight-space average of A, B
     python scripts/default_qa_model.py package --model DIR --bits 4                    # src/bertkit/models/default-qa
 
 Training data: squad-v1.1-train (minus 3 held-out articles) + tydiqa-goldp-en-train. Model selection uses
@@ -239,7 +240,6 @@ def train(args) -> None:
 
 
 def evaluate(args) -> None:
-    from bertkit.loading import load
     from bertkit.training.qa import evaluate
     from bertkit.training.qa_adversarial import adversarial
     from bertkit.training.qa_data import buried
@@ -260,18 +260,64 @@ def evaluate(args) -> None:
         # Korean (KorQuAD's character F1 for both; TyDi's file has no version, so the metric is named).
         "korquad-v1.0-dev": lambda: load_qa_file(DATA / "korquad-v1.0-dev.json"),
         "tydiqa-goldp-ko-dev": lambda: load_qa_file(DATA / "tydiqa" / "tydiqa-goldp-ko-dev.json"),
+        # Model selection (training articles held out; never the dev files): SQuAD's last 3, KorQuAD's last 5.
+        "squad-train-held-out": lambda: training_data()[1],
+        "korquad-train-held-out": lambda: bilingual_data(6)[2],
     }
-    metrics = {"tydiqa-goldp-ko-dev": "korquad"}
+    metrics = {"tydiqa-goldp-ko-dev": "korquad", "korquad-train-held-out": "korquad"}
     names = args.sets.split(",") if args.sets else list(every)
     if unknown := [n for n in names if n not in every]:
         sys.exit(f"error: unknown set(s) {', '.join(unknown)}; choose from {', '.join(every)}")
-    model = load(args.model, "qa")
+    model = load_model(args.model)
     report = {}
     for name in names:
         scores, _ = evaluate(model, every[name](), metrics.get(name), dtype=args.dtype)
         report[name] = {k: round(scores[k], 2) for k in ("exact_match", "f1")} | {"n": scores["n"]}
         print(name, report[name], file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))
+
+
+def load_model(name: str | None):
+    """A QA model: "default"/None, a model directory, or a package folder (manifest + deltas, as `package`
+    writes one: e.g. a copy of src/bertkit/models/default-qa kept aside)."""
+    from bertkit.loading import load
+
+    folder = Path(name) if name else None
+    if folder is None or not (folder / "manifest.json").is_file():
+        return load(name, "qa")
+    import transformers
+
+    from bertkit.default_models import describe_shipped, load_shipped, shipped_tokenizer
+    from bertkit.loading import Model, minilm_dir
+
+    module = load_shipped(folder, minilm_dir(), transformers.AutoModelForQuestionAnswering)
+    return Model(
+        shipped_tokenizer(folder), module, str(folder), "local", description=describe_shipped(folder)
+    )
+
+
+def soup(args) -> None:
+    """A weight-space average of two fine-tuned models of one lineage (WiSE-FT, Wortsman et al. 2022):
+    weight·A + (1 − weight)·B for every tensor. Models fine-tuned from one another stay in one basin, so the
+    average keeps much of what each learned (here: run 5's English and tutorial answers, run 6's Korean)."""
+    import torch
+
+    from bertkit.loading import export_model
+
+    first, second = (load_model(name) for name in args.models)
+    a, b = first.module.state_dict(), second.module.state_dict()
+    if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
+        sys.exit("error: the two models differ in their tensors (not one lineage)")
+    with torch.no_grad():
+        for key, tensor in a.items():
+            if tensor.is_floating_point():
+                tensor.copy_(args.weight * tensor + (1 - args.weight) * b[key])
+    first.module.tie_weights()
+    print(
+        f"{export_model(first, args.output)}: {args.weight}·{args.models[0]} + "
+        f"{1 - args.weight:g}·{args.models[1]}",
+        file=sys.stderr,
+    )
 
 
 def package(args) -> None:
@@ -353,13 +399,17 @@ def main() -> None:
     p.add_argument("--model", default=None)
     p.add_argument("--dtype", default="fp32")
     p.add_argument("--sets", help="comma-separated names of the sets to score (default: all)")
+    p = sub.add_parser("soup", help="a weight-space average of two models of one lineage")
+    p.add_argument("--models", nargs=2, required=True, help="two models (default, a directory, a package)")
+    p.add_argument("--weight", type=float, default=0.5, help="the first model's share")
+    p.add_argument("--output", required=True)
     p = sub.add_parser("package")
     p.add_argument("--model", default=str(ROOT / "runs" / "default-qa"))
     p.add_argument("--bits", type=int, default=8)
     p.add_argument("--metrics", help="JSON file with the evaluation report to record in the manifest")
     p.add_argument("--stopped-at", type=int, help="the step a checkpoint shipped was taken at (recorded)")
     args = parser.parse_args()
-    {"train": train, "grow": grow, "evaluate": evaluate, "package": package}[args.command](args)
+    {"train": train, "grow": grow, "evaluate": evaluate, "soup": soup, "package": package}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,23 @@ def test_every_task_defaults_to_auto_and_says_what_it_chose(
     assert QuestionAnswerer(qa.model).notes == [model_note]  # nor one set in the environment
 
 
+def test_a_short_input_on_a_bf16_machine_starts_on_numpy_in_fp32(no_env, monkeypatch):
+    # Importing torch (1-2 s) costs more than a short forward: "auto" starts a one-shot on the numpy forward
+    # in fp32 and says so; bf16 asked for, or longer work (`Task.run`), runs on torch.
+    fake_cpu(monkeypatch, ZEN4)
+    qa = QuestionAnswerer()
+    assert qa.runtime.on_numpy and qa.runtime.dtype == "fp32"
+    assert qa.notes[-1] == (
+        "running in fp32, chosen by dtype auto: a short input runs in fp32 on the numpy forward, without "
+        "importing torch (longer work: bf16, the CPU has AVX-512 BF16) (--dtype to choose)"
+    )
+    assert qa("Where does John live?", "John lives in New York City.")[0].answer == "New York City"
+    assert not QuestionAnswerer(dtype="bf16").runtime.on_numpy
+    assert not QuestionAnswerer(light_start=False).runtime.on_numpy
+    monkeypatch.setenv(DTYPE_ENV, "bf16")
+    assert not QuestionAnswerer().runtime.on_numpy  # what "auto" means, set by the environment
+
+
 def windows(tokenizer, n=12):
     rng = np.random.default_rng(3)
     return [np.asarray(tokenizer("word " * int(rng.integers(3, 100)))["input_ids"]) for _ in range(n)]

@@ -51,14 +51,14 @@ def supports(config: Any, task: str) -> bool:
 
 def load_default(task: str, dtype: str = "auto") -> Any:
     """The embedded default model of `task` (a `loading.Model`) on a `NumpyBert`, or None where this forward
-    does not serve it: a dtype that is not fp32 (`runtime.resolve_dtype`), a task or config it does not
-    compute. Imports neither torch nor transformers."""
+    does not serve it: a dtype it cannot run (`runtime.light_dtype`: bf16 or int8 asked for), a task or
+    config it does not compute. Imports neither torch nor transformers."""
     from .default_models import describe_shipped, plain_config, shipped, shipped_arrays, shipped_tokenizer
     from .loading import DEFAULT, Model, minilm_dir
-    from .runtime import resolve_dtype
+    from .runtime import light_dtype
 
     folder = shipped(task)
-    if task not in TASKS or (folder is None and task != "base") or resolve_dtype(dtype)[0] != "fp32":
+    if task not in TASKS or (folder is None and task != "base") or light_dtype(dtype) is None:
         return None
     config = plain_config(folder or minilm_dir())
     if not supports(config, task):

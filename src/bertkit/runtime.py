@@ -7,7 +7,7 @@ are set only while it runs (`torch_threads`): the process's own setting is given
 
 The dtype is "auto" unless asked for (`resolve_dtype`): bf16 where the CPU has bf16 matrix units (AMX, or
 AVX-512 BF16) and torch runs its AVX-512 kernels, else fp32; "int8" quantizes the linear layers
-(`quantize_linears`). `BERTKIT_DTYPE=fp32` makes "auto" mean fp32 (the same scores on every machine).
+(`quantize.quantize_linears`). `BERTKIT_DTYPE=fp32` makes "auto" mean fp32 (the same scores on every machine).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import contextlib
 import copy
 import functools
 import os
-import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,6 +116,29 @@ def resolve_dtype(
     return check_dtype(dtype), "asked for"
 
 
+def light_dtype(dtype: str = AUTO, flags: Iterable[str] | None = None) -> tuple[str, str] | None:
+    """What the numpy forward (`numpy_bert`, fp32 only) runs in for `dtype`, and why; None when it cannot
+    serve it (bf16 or int8 asked for, or set by $BERTKIT_DTYPE). Left to the CPU, "auto" lets a short input
+    run in fp32 on numpy even where longer work runs bf16: importing torch (1-2 s) costs more than a
+    short forward, and asking torch which kernels it runs would import it (`resolve_dtype`).
+
+    >>> light_dtype("auto", {"avx512f", "avx512_bf16"})[1]
+    'a short input runs in fp32 on the numpy forward, without importing torch (longer work: bf16, the CPU has AVX-512 BF16)'
+    >>> light_dtype("bf16") is None
+    True
+    """
+    flags = set(cpu_flags() if flags is None else flags)
+    env = os.environ.get(DTYPE_ENV, "").strip().lower()
+    units = [unit for flag, unit in BF16_UNITS.items() if flag in flags]
+    if dtype == AUTO and env in ("", AUTO) and units:
+        return "fp32", (
+            "a short input runs in fp32 on the numpy forward, without importing torch "
+            f"(longer work: bf16, the CPU has {units[0]})"
+        )
+    chosen = resolve_dtype(dtype, flags)
+    return chosen if chosen[0] == "fp32" else None
+
+
 def check_dtype(dtype: str, what: str = "dtype") -> str:
     """`dtype` if it is one of `DTYPES`, else an `InputError` that lists them."""
     if dtype not in DTYPES:
@@ -124,23 +146,9 @@ def check_dtype(dtype: str, what: str = "dtype") -> str:
     return dtype
 
 
-def quantize_linears(module: Any) -> Any:
-    """A copy of `module` whose linear layers run in int8: weights quantized per output channel once,
-    activations per batch as it runs (dynamic quantization, torch's x86/oneDNN kernels: VNNI, AMX-INT8).
-    Embeddings, layer norms and attention's softmax stay in fp32."""
-    import torch
-
-    with warnings.catch_warnings():
-        # torch.ao.quantization is deprecated in favour of torchao, which is not a dependency; it still works.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        return quantize_dynamic(copy.deepcopy(module), {torch.nn.Linear: per_channel_dynamic_qconfig})
-
-
-def converted(module: Any, dtype: str) -> Any:
-    """`module` for running in `dtype`: itself for fp32, else a converted copy (the caller's stays as it is)."""
+def converted(module: Any, dtype: str, calibration: Callable[[], list] | None = None) -> Any:
+    """`module` for running in `dtype`: itself for fp32, else a converted copy (the caller's stays as it is).
+    int8 smooths each linear by the activations `calibration()`'s windows give (`quantize.quantize_linears`)."""
     import torch
 
     if dtype == "bf16":
@@ -151,7 +159,9 @@ def converted(module: Any, dtype: str) -> Any:
         fast = from_transformers(module)
         return (fast if fast is not None else copy.deepcopy(module)).to(torch.bfloat16)
     if dtype == "int8":
-        return quantize_linears(module)
+        from .quantize import quantize_linears
+
+        return quantize_linears(module, calibration() if calibration else None)
     return module
 
 
@@ -219,7 +229,7 @@ class Runtime:
         module: a transformers model (it is copied, not changed, when a different dtype is asked for).
         dtype: "auto" (bf16 where the CPU has bf16 matrix units, else fp32: `resolve_dtype`), "fp32",
             "bf16" (weights and activations in bfloat16: 2-4x faster on CPUs with bf16 matrix units), or
-            "int8" (linear layers quantized: `quantize_linears`); outputs are returned as float32.
+            "int8" (linear layers quantized: `quantize.quantize_linears`); outputs are returned as float32.
         threads: torch intra-op threads (BLAS threads for a `numpy_bert` module) while it runs (the process's
             setting is given back afterwards);
             default: the cores this process may use (one for less than `SMALL_WORK_TOKENS` tokens).
@@ -227,6 +237,7 @@ class Runtime:
         budget: the task's padded tokens per batch when none are asked for (capped in fp32).
         max_batch: windows per batch.
         pad_token_id: the id used to pad input_ids.
+        calibration: for int8, gives the windows its activation scales are measured on (`quantize`).
     """
 
     def __init__(
@@ -238,21 +249,24 @@ class Runtime:
         max_batch: int = 64,
         pad_token_id: int = 0,
         budget: int = 8192,
+        calibration: Callable[[], list] | None = None,
     ):
         from .numpy_bert import NumpyBert
 
-        self.dtype, self.dtype_reason = resolve_dtype(dtype)
         self.dtype_asked = dtype
         self.on_numpy = isinstance(module, NumpyBert)
         if self.on_numpy:
-            if self.dtype != "fp32":
-                raise InputError(f"the numpy forward runs in fp32 only, not {self.dtype}")
+            light = light_dtype(dtype)
+            if light is None:
+                raise InputError(f"the numpy forward runs in fp32 only, not {resolve_dtype(dtype)[0]}")
+            self.dtype, self.dtype_reason = light
             self.module = module
         else:
+            self.dtype, self.dtype_reason = resolve_dtype(dtype)
             # One thread for the copy: memory-bound work, where more threads wait for each other on a busy
             # machine.
             with torch_threads(1):
-                self.module = converted(module, self.dtype).eval()
+                self.module = converted(module, self.dtype, calibration).eval()
         self.threads = threads
         self.max_tokens = max_tokens or batch_tokens(self.dtype, budget)
         self.max_batch = max_batch

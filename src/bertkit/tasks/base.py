@@ -20,6 +20,7 @@ from ..checks import require_count
 from ..encoding import ModelInputs
 from ..errors import InputError
 from ..loading import DEFAULT, Model, load
+from ..quantize import calibration_windows
 from ..runtime import Runtime
 
 Options = TypeVar("Options")
@@ -53,8 +54,8 @@ class Task:
         threads: torch threads while the model runs (default: the usable cores).
         max_tokens: padded tokens per batch (default: the class's `max_tokens`, capped in fp32 by
             `runtime.batch_tokens`).
-        light_start: for the embedded default in fp32, start on `numpy_bert` (no torch import: a one-shot
-            command answers in about a second) and load the torch model the first time a call brings more
+        light_start: for the embedded default in fp32 or "auto", start on `numpy_bert` in fp32 (no torch
+            import: a one-shot command answers in about a second; `runtime.light_dtype`) and load the torch model the first time a call brings more
             than `numpy_bert.NUMPY_MAX_TOKENS` tokens; False (a server, a benchmark): torch from the start.
     """
 
@@ -104,6 +105,7 @@ class Task:
             self.model.module,
             budget=self.max_tokens,
             pad_token_id=self.model.tokenizer.pad_token_id or 0,
+            calibration=lambda: calibration_windows(self.model.tokenizer, self.default_max_length),
             **self.runtime_settings,
         )
 
