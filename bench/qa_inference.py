@@ -101,7 +101,7 @@ def gemm_peaks(n: int = 2048, seconds: float = 1.0) -> dict[str, float | None]:
     """
     import torch
 
-    from bertkit.runtime import quantize_linears
+    from bertkit.quantize import quantize_linears
 
     def best(op, make) -> float:
         """op(*make(size)) at size n, or smaller where a 256² product says n would take over `seconds`
@@ -127,9 +127,9 @@ def gemm_peaks(n: int = 2048, seconds: float = 1.0) -> dict[str, float | None]:
         return tuple(torch.randint(-127, 128, (size, size), dtype=torch.int8) for _ in range(2))
 
     def quantized(size: int):
-        return quantize_linears(torch.nn.Sequential(torch.nn.Linear(size, size, bias=False))), torch.randn(
-            size, size
-        )
+        holder = torch.nn.Module()  # named as an encoder layer's linear is (`quantize.ENCODER_LAYER`)
+        holder.layer = torch.nn.ModuleList([torch.nn.Sequential(torch.nn.Linear(size, size, bias=False))])
+        return quantize_linears(holder).layer[0], torch.randn(size, size)
 
     with torch.inference_mode():
         peaks: dict[str, float | None] = {

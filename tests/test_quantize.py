@@ -1,76 +1,58 @@
-"""int8 with SmoothQuant's channel scales: the worked example, the product left unchanged in fp32, outlier
-channels survive quantization, heads stay fp32. No timings: speed is measured by bench/qa_inference.py."""
+"""int8: the encoder's linears quantized (heads fp32), 8-bit activations only where the CPU has VNNI (and
+closer to fp32 with them), the wide-range projections left fp32 without. No timings: speed is measured by bench/qa_inference.py."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from bertkit.quantize import (
-    CALIBRATION,
-    calibration_windows,
-    quantize_linears,
-    smoothed_class,
-    smoothing_scale,
-)
+from bertkit.quantize import full_range, full_range_linear, quantize_linears
 
 
-def test_the_worked_example():
-    weight = torch.full((3, 2), 0.1)  # [out, in]: both input columns of max 0.1
-    scale = smoothing_scale(torch.tensor([0.5, 40.0]), weight, alpha=0.5)
-    assert scale.tolist() == pytest.approx([2.236, 20.0], rel=1e-3)
-    assert (torch.tensor([0.5, 40.0]) / scale).tolist() == pytest.approx([0.2236, 2.0], rel=1e-3)
-
-
-def test_smoothing_leaves_the_product_unchanged():
-    torch.manual_seed(0)
-    linear = torch.nn.Linear(16, 8)
-    x = torch.randn(5, 16) * torch.logspace(-1, 2, 16)
-    expected = linear(x)
-    scale = smoothing_scale(x.abs().amax(0), linear.weight)
-    smoothed = smoothed_class()(linear, scale)
-    torch.testing.assert_close(smoothed(x), expected, rtol=1e-5, atol=1e-4)
-
-
-class OneLinear(torch.nn.Module):
+class OneLayer(torch.nn.Module):
     def __init__(self, size: int):
         super().__init__()
-        # named as in an encoder: layer.0.dense
+        # named as in an encoder (layer.0.dense) and a head (qa_outputs)
         self.layer = torch.nn.ModuleList([torch.nn.ModuleDict({"dense": torch.nn.Linear(size, size)})])
+        self.qa_outputs = torch.nn.Linear(size, 2)
 
     def forward(self, x):
         return self.layer[0]["dense"](x)
 
 
-def test_an_outlier_channel_no_longer_drowns_the_others():
-    # One input channel 100x the others, as after a BERT layer norm: one per-tensor activation scale leaves
-    # the ordinary channels a few levels; smoothed, the int8 product stays close to fp32's.
+@pytest.mark.parametrize(
+    "flags, expected",
+    [({"avx2", "avx512_vnni"}, True), ({"amx_int8"}, True), ({"avx_vnni"}, True), ({"avx2", "fma"}, False)],
+)
+def test_full_range_needs_vnni(flags, expected):
+    assert full_range(flags) is expected
+
+
+def test_eight_bit_activations_halve_the_error_and_heads_stay_fp32():
     torch.manual_seed(0)
-    module = OneLinear(64).eval()
+    module = OneLayer(64).eval()
     x = torch.randn(256, 64)
-    x[:, 7] *= 100
     with torch.no_grad():
         expected = module(x)
-    windows = [{"x": x[:128].numpy()}]
-    plain, smoothed = quantize_linears(module), quantize_linears(module, windows)
-    with torch.no_grad():
-        plain_error = (plain(x) - expected).abs().mean().item()
-        smoothed_error = (smoothed(x) - expected).abs().mean().item()
-    assert smoothed_error < plain_error / 3
+    seven, eight = quantize_linears(module, flags=()), quantize_linears(module, flags={"avx512_vnni"})
+    assert type(seven.layer[0]["dense"]) is torch.ao.nn.quantized.dynamic.Linear
+    assert type(eight.layer[0]["dense"]) is full_range_linear()
+    assert type(eight.qa_outputs) is torch.nn.Linear and type(seven.qa_outputs) is torch.nn.Linear
     assert type(module.layer[0]["dense"]) is torch.nn.Linear  # the caller's module is left as it was
+    with torch.no_grad():
+        error7 = (seven(x) - expected).abs().mean().item()
+        error8 = (eight(x) - expected).abs().mean().item()
+    assert 0 < error8 < 0.7 * error7
 
 
-def test_heads_stay_fp32_and_every_encoder_linear_is_smoothed(tiny_qa):
-    windows = calibration_windows(tiny_qa.model.tokenizer)
-    assert len(windows) == len(CALIBRATION)
-    assert all(
-        w["input_ids"].shape == w["token_type_ids"].shape == (1, w["input_ids"].shape[1]) for w in windows
-    )
-    module = quantize_linears(tiny_qa.model.module, windows)
+@pytest.mark.parametrize("flags, per_layer", [({"avx512_vnni"}, 6), ({"avx2"}, 4)])
+def test_which_linears_of_a_bert_are_quantized(tiny_qa, flags, per_layer):
+    # With VNNI all six of each layer (q, k, v, attention output, feed-forward in and out); without, the
+    # attention-output and feed-forward-output projections stay fp32 (their inputs need all 8 bits).
+    from torch.ao.nn.quantized.dynamic import Linear
+
+    module = quantize_linears(tiny_qa.model.module, flags=flags)
+    quantized = [name for name, m in module.named_modules() if isinstance(m, Linear)]
+    assert len(quantized) == per_layer * tiny_qa.model.module.config.num_hidden_layers
+    assert per_layer == 6 or not any(name.endswith("output.dense") for name in quantized)
     assert type(module.qa_outputs) is torch.nn.Linear
-    smoothed = [m for m in module.modules() if type(m) is smoothed_class()]
-    layers = tiny_qa.model.module.config.num_hidden_layers
-    assert len(smoothed) == 6 * layers  # q, k, v, attention output, feed-forward in and out
-    assert all("quantized" in type(m.linear).__module__ for m in smoothed)
-    assert all(np.isfinite(m.inverse.numpy()).all() for m in smoothed)

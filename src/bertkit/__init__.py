@@ -9,6 +9,7 @@ Every task is encode → run → decode: pure encoding and decoding functions ar
 
     encoding.py          windows with stride, offsets, sequence ids, word ids (QA and token windows), token_table
     runtime.py           the one place that knows torch: batching by length, padding, dtype, scoped threads
+    quantize.py          int8: the encoder's linears quantized, 8-bit activations where the CPU has VNNI
     inference_bert.py    plain-torch BERT forward for the shipped defaults (fast start, bit-identical fp32)
     numpy_bert.py        numpy BERT forward: short work on the defaults in fp32 without importing torch
     decoding.py          shared decoding pieces: softmax, the max-context score, span trimming

@@ -6,8 +6,9 @@ under a token budget, pads each batch only to its own longest window, runs the m
 are set only while it runs (`torch_threads`): the process's own setting is given back afterwards.
 
 The dtype is "auto" unless asked for (`resolve_dtype`): bf16 where the CPU has bf16 matrix units (AMX, or
-AVX-512 BF16) and torch runs its AVX-512 kernels, else fp32; "int8" quantizes the linear layers
-(`quantize.quantize_linears`). `BERTKIT_DTYPE=fp32` makes "auto" mean fp32 (the same scores on every machine).
+AVX-512 BF16) and torch runs its AVX-512 kernels, else fp32; "int8" quantizes the linear
+layers (`quantize.quantize_linears`). `BERTKIT_DTYPE=fp32` makes "auto" mean fp32 (the same scores on every
+machine).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import contextlib
 import copy
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -146,9 +147,8 @@ def check_dtype(dtype: str, what: str = "dtype") -> str:
     return dtype
 
 
-def converted(module: Any, dtype: str, calibration: Callable[[], list] | None = None) -> Any:
-    """`module` for running in `dtype`: itself for fp32, else a converted copy (the caller's stays as it is).
-    int8 smooths each linear by the activations `calibration()`'s windows give (`quantize.quantize_linears`)."""
+def converted(module: Any, dtype: str) -> Any:
+    """`module` for running in `dtype`: itself for fp32, else a converted copy (the caller's stays as it is)."""
     import torch
 
     if dtype == "bf16":
@@ -161,7 +161,7 @@ def converted(module: Any, dtype: str, calibration: Callable[[], list] | None = 
     if dtype == "int8":
         from .quantize import quantize_linears
 
-        return quantize_linears(module, calibration() if calibration else None)
+        return quantize_linears(module)
     return module
 
 
@@ -237,7 +237,6 @@ class Runtime:
         budget: the task's padded tokens per batch when none are asked for (capped in fp32).
         max_batch: windows per batch.
         pad_token_id: the id used to pad input_ids.
-        calibration: for int8, gives the windows its activation scales are measured on (`quantize`).
     """
 
     def __init__(
@@ -249,7 +248,6 @@ class Runtime:
         max_batch: int = 64,
         pad_token_id: int = 0,
         budget: int = 8192,
-        calibration: Callable[[], list] | None = None,
     ):
         from .numpy_bert import NumpyBert
 
@@ -266,7 +264,7 @@ class Runtime:
             # One thread for the copy: memory-bound work, where more threads wait for each other on a busy
             # machine.
             with torch_threads(1):
-                self.module = converted(module, self.dtype, calibration).eval()
+                self.module = converted(module, self.dtype).eval()
         self.threads = threads
         self.max_tokens = max_tokens or batch_tokens(self.dtype, budget)
         self.max_batch = max_batch

@@ -20,7 +20,6 @@ from ..checks import require_count
 from ..encoding import ModelInputs
 from ..errors import InputError
 from ..loading import DEFAULT, Model, load
-from ..quantize import calibration_windows
 from ..runtime import Runtime
 
 Options = TypeVar("Options")
@@ -55,8 +54,9 @@ class Task:
         max_tokens: padded tokens per batch (default: the class's `max_tokens`, capped in fp32 by
             `runtime.batch_tokens`).
         light_start: for the embedded default in fp32 or "auto", start on `numpy_bert` in fp32 (no torch
-            import: a one-shot command answers in about a second; `runtime.light_dtype`) and load the torch model the first time a call brings more
-            than `numpy_bert.NUMPY_MAX_TOKENS` tokens; False (a server, a benchmark): torch from the start.
+            import: a one-shot command answers in about a second; `runtime.light_dtype`) and load the torch
+            model the first time a call brings more than `numpy_bert.NUMPY_MAX_TOKENS` tokens; False (a
+            server, a benchmark): torch from the start.
     """
 
     task: ClassVar[str]  # the head `load` gives the model: "qa", "ner", "mlm", "nsp" or "base"
@@ -105,7 +105,6 @@ class Task:
             self.model.module,
             budget=self.max_tokens,
             pad_token_id=self.model.tokenizer.pad_token_id or 0,
-            calibration=lambda: calibration_windows(self.model.tokenizer, self.default_max_length),
             **self.runtime_settings,
         )
 
