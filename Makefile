@@ -92,7 +92,7 @@ default-model-bilingual: install
 	$(BIN)/python scripts/default_qa_model.py train --stage 6 --max-steps 400 --output runs/default-qa-stage6 $(RESUME)
 	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa-stage6/checkpoints/step-0000400 \
 		--bits 4 --stopped-at 400
-	cp -r src/bertkit/models/default-qa runs/default-qa-stage6-package
+	rm -rf runs/default-qa-stage6-package && cp -r src/bertkit/models/default-qa runs/default-qa-stage6-package
 	$(BIN)/python scripts/default_qa_model.py train --stage 7 --init runs/default-qa-stage6-package \
 		--output runs/default-qa-stage7 $(RESUME)
 	$(BIN)/python scripts/default_qa_model.py evaluate --model runs/default-qa-stage7 > runs/default-qa-eval.json

@@ -87,8 +87,8 @@ STAGE5 = dict(STAGE4, seed=5)
 # and a replay of 6,000 English questions; stage 1's learning rate, since Korean is still learning from
 # little; selection and the per-epoch figure on the held-out Korean articles.
 STAGE6 = dict(STAGE4, lr=1e-4, seed=6)
-# Stage 7 (run 7, issue 12): on from run 6's package (stopped at step 475 of its 1,111: better on both dev
-# sets, but the tutorial's 철수 → 서울 lost) at half its rate, decaying to 0: the Korean training data twice
+# Stage 7 (run 7, issue 12): on from run 6's package (its step-400 checkpoint; the run stopped at step 475 of
+# 1,111: better on both dev sets, but the tutorial's 철수 → 서울 lost) at half its rate, decaying to 0: the Korean training data twice
 # more (other paragraphs buried) and another 6,000 English questions; attention dropout off, so SDPA runs
 # its fast kernel (5.9x the run_qa recipe's windows/s on Zen 4 at equal F1, README).
 STAGE7 = dict(STAGE4, lr=5e-5, seed=7, attention_dropout=0.0)
@@ -147,11 +147,24 @@ def excerpt(example, characters: int, rng):
     return dataclasses.replace(example, context=example.context[start:end], answers=answers)
 
 
+def korean_data():
+    """(Korean train examples, Korean held-out dataset): korquad-v1.0-train less its last 5 articles +
+    tydiqa-goldp-ko-train, and those 5 articles."""
+    from bertkit.training.qa_data import QADataset
+    from bertkit.training.qa_loading import load_qa_file
+
+    korquad = load_qa_file(KOREAN_TRAIN[0]).examples
+    titles = list(dict.fromkeys(e.title for e in korquad))
+    held = set(titles[-KOREAN_HELD_OUT_ARTICLES:])
+    korean = [e for e in korquad if e.title not in held] + load_qa_file(KOREAN_TRAIN[1]).examples
+    holdout = QADataset([e for e in korquad if e.title in held], version="1.1", path="korquad-train held-out")
+    return korean, holdout
+
+
 def bilingual_data(stage: int = 4):
     """(train examples, English held-out, Korean held-out): a bilingual stage's data."""
     import random
 
-    from bertkit.training.qa_data import QADataset
     from bertkit.training.qa_loading import load_qa_file
 
     english, holdout = training_data()
@@ -161,13 +174,7 @@ def bilingual_data(stage: int = 4):
     english += [excerpt(e, COVID_EXCERPT_CHARACTERS, rng) for e in load_qa_file(COVID_QA).examples]
     if stage in ENGLISH_REPLAY:
         english = random.Random(stage).sample(english, ENGLISH_REPLAY[stage])
-    korquad = load_qa_file(KOREAN_TRAIN[0]).examples
-    titles = list(dict.fromkeys(e.title for e in korquad))
-    held = set(titles[-KOREAN_HELD_OUT_ARTICLES:])
-    korean = [e for e in korquad if e.title not in held] + load_qa_file(KOREAN_TRAIN[1]).examples
-    korean_holdout = QADataset(
-        [e for e in korquad if e.title in held], version="1.1", path="korquad-train held-out"
-    )
+    korean, korean_holdout = korean_data()
     settings, share, among = LATER_STAGES[stage]
     examples = buried_examples(english, share, among, seed=settings["seed"])
     for korean_share, seed in KOREAN_COPIES[stage]:
@@ -269,7 +276,7 @@ def evaluate(args) -> None:
         "tydiqa-goldp-ko-dev": lambda: load_qa_file(DATA / "tydiqa" / "tydiqa-goldp-ko-dev.json"),
         # Model selection (training articles held out; never the dev files): SQuAD's last 3, KorQuAD's last 5.
         "squad-train-held-out": lambda: training_data()[1],
-        "korquad-train-held-out": lambda: bilingual_data(6)[2],
+        "korquad-train-held-out": lambda: korean_data()[1],
     }
     metrics = {"tydiqa-goldp-ko-dev": "korquad", "korquad-train-held-out": "korquad"}
     names = args.sets.split(",") if args.sets else list(every)

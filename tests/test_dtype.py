@@ -95,9 +95,12 @@ def test_a_short_input_on_a_bf16_machine_starts_on_numpy_in_fp32(no_env, monkeyp
     assert qa.runtime.on_numpy and qa.runtime.dtype == "fp32"
     assert qa.notes[-1] == (
         "running in fp32, chosen by dtype auto: a short input runs in fp32 on the numpy forward, without "
-        "importing torch (longer work: bf16, the CPU has AVX-512 BF16) (--dtype to choose)"
+        "importing torch (longer work runs on torch, in bf16 where it runs its AVX-512 kernels: the CPU has "
+        "AVX-512 BF16) (--dtype to choose)"
     )
     assert qa("Where does John live?", "John lives in New York City.")[0].answer == "New York City"
+    assert runtime_module.light_dtype("auto", ZEN4) == ("fp32", qa.runtime.dtype_reason)
+    assert runtime_module.light_dtype("int8", ZEN4) is None
     assert not QuestionAnswerer(dtype="bf16").runtime.on_numpy
     assert not QuestionAnswerer(light_start=False).runtime.on_numpy
     monkeypatch.setenv(DTYPE_ENV, "bf16")

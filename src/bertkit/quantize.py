@@ -5,7 +5,7 @@ torch's dynamic quantization (its x86 / fbgemm kernels) quantizes each weight pe
 each batch's activations as it runs: asymmetric uint8 with one scale and zero point for the whole tensor.
 By default it keeps activations to 7 bits (`reduce_range=True`): without VNNI, x86 multiplies uint8 by
 int8 with `vpmaddubsw`, which adds two products into an int16 and saturates at full range
-(2 × 255 × 127 = 64,770 > 32,767). With VNNI (AVX-512 VNNI, AVX-VNNI, AMX-INT8) the products accumulate
+(2 × 255 × 127 = 64,770 > 32,767). With AVX-512 VNNI (and AMX-INT8) the products accumulate
 in int32, so the 8th bit is free; it halves the activations' rounding error.
 
 Without VNNI the inputs after softmax·V and after GELU (the attention-output and feed-forward-output
@@ -37,11 +37,13 @@ from typing import Any
 # DistilBERT: `transformer.layer.3.`; ALBERT: `albert_layers.0.`); poolers and task heads (2 outputs for
 # QA: the scores themselves) stay fp32.
 ENCODER_LAYER = re.compile(r"layers?\.\d+\.")
-# The projections whose inputs come from softmax·V and from GELU (BERT's names; DistilBERT's out_lin, lin2):
-# their few large values need all 8 bits, so without VNNI they stay fp32.
-WIDE_RANGE_INPUTS = re.compile(r"(output\.dense|out_lin|lin2)$")
-# CPU flags of int8 dot-product instructions that accumulate in int32 (no int16 saturation).
-VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+# The projections whose inputs come from softmax·V and from GELU (BERT's names; DistilBERT's out_lin, lin2;
+# ALBERT's attention.dense, ffn_output): their few large values need all 8 bits, so without VNNI they stay fp32.
+WIDE_RANGE_INPUTS = re.compile(r"(output\.dense|out_lin|lin2|attention\.dense|ffn_output)$")
+# CPU flags of the int8 dot products torch's fbgemm kernels use, which accumulate in int32 (no int16
+# saturation). AVX-VNNI (avx_vnni, without AVX-512) is not among them: fbgemm has no kernels for it and runs
+# its AVX2 ones there. Every CPU with amx_int8 also has avx512_vnni.
+VNNI_FLAGS = ("avx512_vnni", "amx_int8")
 
 
 def full_range(flags: Iterable[str]) -> bool:
