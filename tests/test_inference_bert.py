@@ -151,3 +151,26 @@ def test_eager_attention_keeps_transformers_classes():
     reference, _ = tiny_pair("qa")
     reference.set_attn_implementation("eager")
     assert not isinstance(Runtime(reference, dtype="bf16").module, InferenceBert)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_per_window_bf16_attention_is_sdpa_to_bf16_rounding(monkeypatch, padded):
+    import torch.nn.functional as F
+
+    from bertkit import inference_bert
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(3, 4, 20, 8) for _ in range(3))
+    mask = None
+    if padded:  # the last 7 positions of window 1 are padding, as `InferenceBert.forward` builds it
+        padding = torch.zeros(3, 1, 1, 20, dtype=torch.bool)
+        padding[1, ..., 13:] = True
+        mask = torch.zeros(padding.shape).masked_fill(padding, float("-inf"))
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=0.3)
+    monkeypatch.setattr(inference_bert, "per_window_attention", lambda: True)
+    # fp32 always takes SDPA: the same bits
+    assert torch.equal(inference_bert.attention(q, k, v, mask, 0.3), expected)
+    bf16 = [t.bfloat16() for t in (q, k, v)]
+    got = inference_bert.attention(*bf16, None if mask is None else mask.bfloat16(), 0.3)
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), expected, atol=0.05, rtol=0.05)

@@ -136,7 +136,7 @@ class InferenceBert(nn.Module):
             linear(proj, x).view(batch, length, self.heads, -1).transpose(1, 2)
             for proj in (projections.query, projections.key, projections.value)
         )
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scaling)
+        attended = attention(q, k, v, mask, self.scaling)
         attended = attended.transpose(1, 2).contiguous().reshape(batch, length, -1)
         x = layer.attention.output.LayerNorm(linear(layer.attention.output.dense, attended) + x)
         inner = linear(layer.intermediate.dense, x, gelu=True)
@@ -173,6 +173,37 @@ def onednn_linear() -> bool:
         and hasattr(torch.ops.mkldnn, "_linear_pointwise")
         and torch.ops.mkldnn._is_mkldnn_bf16_supported()
     )
+
+
+@functools.cache
+def per_window_attention() -> bool:
+    """True where bf16 attention runs faster one window at a time in plain matmuls than in SDPA's CPU flash
+    kernel: CPUs with AVX-512 BF16 but no AMX. Measured on Zen 4 (2026-12-04; 16 windows × 12 heads × 384
+    tokens, head size 32, one layer): flash 34.9 ms (104 GFLOP/s), per window 22.8 ms (159), two windows at
+    a time 31.2, four 50.8 (the [heads, 384, 384] scores of one window stay in the caches; more do not).
+    The bench's 200 documents, same machine, default model: 27.93 → 29.88 windows/s in bf16, F1 against
+    fp32's 75.36: 75.03 with SDPA, 74.97 per window (the same top-1 span as fp32 on 99.5 % and 97.5 %).
+    Not measured on AMX, where SDPA stays."""
+    from .runtime import cpu_flags
+
+    flags = cpu_flags()
+    return "avx512_bf16" in flags and "amx_bf16" not in flags
+
+
+def attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, scale: float
+) -> torch.Tensor:
+    """softmax(q·kᵀ·scale + mask)·v over [batch, heads, length, head size]: SDPA, or in bf16 where it is
+    faster (`per_window_attention`) one window at a time, the scores in bf16 (softmax accumulates in fp32)."""
+    if q.dtype != torch.bfloat16 or not per_window_attention():
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+    out = torch.empty_like(q)
+    for b in range(q.shape[0]):
+        scores = torch.matmul(q[b], k[b].transpose(-1, -2)).mul_(scale)
+        if mask is not None:
+            scores.add_(mask[b])  # [1, 1, to]: -inf at the padding, over every head and row
+        out[b] = torch.matmul(torch.softmax(scores, dim=-1), v[b])
+    return out
 
 
 def linear(module: Any, x: torch.Tensor, gelu: bool = False) -> torch.Tensor:
