@@ -87,10 +87,11 @@ STAGE5 = dict(STAGE4, seed=5)
 # and a replay of 6,000 English questions; stage 1's learning rate, since Korean is still learning from
 # little; selection and the per-epoch figure on the held-out Korean articles.
 STAGE6 = dict(STAGE4, lr=1e-4, seed=6)
-# Stage 7 (run 7, issue 12): on from run 6's package (its step-400 checkpoint; the run stopped at step 475 of
-# 1,111: better on both dev sets, but the tutorial's 철수 → 서울 lost) at half its rate, decaying to 0: the Korean training data twice
-# more (other paragraphs buried) and another 6,000 English questions; attention dropout off, so SDPA runs
-# its fast kernel (5.9x the run_qa recipe's windows/s on Zen 4 at equal F1, README).
+# Stage 7 (run 7, issue 12): on from run 6's package (its step-400 checkpoint; the run stopped at step 475
+# of 1,111: better on both dev sets, but the tutorial's 철수 → 서울 lost) at half its rate, decaying to 0:
+# the Korean training data twice more (other paragraphs buried) and another 6,000 English questions;
+# attention dropout off, so SDPA runs its fast kernel (5.9x the run_qa recipe's windows/s on Zen 4 at
+# equal F1, README).
 STAGE7 = dict(STAGE4, lr=5e-5, seed=7, attention_dropout=0.0)
 ENGLISH_REPLAY = {5: 12000, 6: 6000, 7: 6000}  # stage -> English training questions drawn (stage 4: all)
 # stage -> (share buried, seed) of each copy of the Korean training data (share 0: as it is)
@@ -294,20 +295,12 @@ def evaluate(args) -> None:
 def load_model(name: str | None):
     """A QA model: "default"/None, a model directory, or a package folder (manifest + deltas, as `package`
     writes one: e.g. a copy of src/bertkit/models/default-qa kept aside)."""
-    from bertkit.loading import load
+    from bertkit.loading import load, load_package
 
     folder = Path(name) if name else None
     if folder is None or not (folder / "manifest.json").is_file():
         return load(name, "qa")
-    import transformers
-
-    from bertkit.default_models import describe_shipped, load_shipped, shipped_tokenizer
-    from bertkit.loading import Model, minilm_dir
-
-    module = load_shipped(folder, minilm_dir(), transformers.AutoModelForQuestionAnswering)
-    return Model(
-        shipped_tokenizer(folder), module, str(folder), "local", description=describe_shipped(folder)
-    )
+    return load_package(folder, "qa", str(folder), "local")
 
 
 def soup(args) -> None:

@@ -221,19 +221,27 @@ def resolve_local(name: str) -> str | None:
 
 
 def _load_default(task: str) -> Model:
-    import transformers
-
-    from .default_models import describe_shipped, load_shipped, shipped, shipped_tokenizer
+    from .default_models import describe_shipped, shipped
 
     folder = shipped(task)
     if folder is None:  # "base": the bare encoder, which has no head to ship
         model = _load_base(task)
         model.name, model.source, model.description = DEFAULT, "default", describe_shipped(None)
         return model
-    with _translate_errors(DEFAULT, str(folder)):
+    return load_package(folder, task)
+
+
+def load_package(folder: Path, task: str, name: str = DEFAULT, source: str = "default") -> Model:
+    """A model shipped as a package folder (manifest, config, deltas over MiniLM, as
+    src/bertkit/models/default-* are), verified by sha256: the defaults, or a package kept aside."""
+    import transformers
+
+    from .default_models import describe_shipped, load_shipped, shipped_tokenizer
+
+    with _translate_errors(name, str(folder)):
         tokenizer = shipped_tokenizer(folder)
         module = load_shipped(folder, minilm_dir(), getattr(transformers, TASK_AUTO_CLASSES[task]))
-    return Model(tokenizer, module, DEFAULT, "default", description=describe_shipped(folder))
+    return Model(tokenizer, module, name, source, description=describe_shipped(folder))
 
 
 def _load_base(task: str, seed: int = 0) -> Model:
