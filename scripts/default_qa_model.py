@@ -93,13 +93,25 @@ STAGE6 = dict(STAGE4, lr=1e-4, seed=6)
 # attention dropout off, so SDPA runs its fast kernel (5.9x the run_qa recipe's windows/s on Zen 4 at
 # equal F1, README).
 STAGE7 = dict(STAGE4, lr=5e-5, seed=7, attention_dropout=0.0)
-ENGLISH_REPLAY = {5: 12000, 6: 6000, 7: 6000}  # stage -> English training questions drawn (stage 4: all)
+# Stage 8 (run 8, issues 12 and 13): on from the shipped run-7 model at run 7's rate, sized to one session on
+# a 2-core AVX2 CPU (fp32): the Korean training data once more and 6,000 other English questions, half of
+# them with an AddSent-style distractor put at a random sentence boundary of their paragraph (Jia & Liang
+# 2017 trained on their adversarial data the same way), the robustness goal being AddSent F1 >= 60.
+STAGE8 = dict(STAGE7, seed=8)
+ENGLISH_REPLAY = {
+    5: 12000,
+    6: 6000,
+    7: 6000,
+    8: 6000,
+}  # stage -> English training questions drawn (stage 4: all)
+ADVERSARIAL_SHARE = {8: 0.5}  # stage -> share of the English questions given a distractor (before burying)
 # stage -> (share buried, seed) of each copy of the Korean training data (share 0: as it is)
 KOREAN_COPIES = {
     4: ((0.0, 4), (0.35, 4)),
     5: ((0.0, 5), (0.35, 5)),
     6: ((0.15, 6), (0.15, 7), (0.15, 8)),
     7: ((0.15, 9), (0.15, 10)),
+    8: ((0.15, 11),),
 }
 # stage -> (training settings, share of questions buried, other paragraphs around each buried one)
 LATER_STAGES = {
@@ -109,8 +121,9 @@ LATER_STAGES = {
     5: (STAGE5, 0.35, 3),
     6: (STAGE6, 0.35, 3),
     7: (STAGE7, 0.35, 3),
+    8: (STAGE8, 0.35, 3),
 }
-BILINGUAL_STAGES = (4, 5, 6, 7)
+BILINGUAL_STAGES = (4, 5, 6, 7, 8)
 GROWN_STAGES = (4, 5)  # these start from `grow`'s model; stages 6 and 7 from a bilingual model (--init)
 ENGLISH_MORE = [
     DATA / "squadshifts" / "new_wiki_v1.0.json",
@@ -175,12 +188,32 @@ def bilingual_data(stage: int = 4):
     english += [excerpt(e, COVID_EXCERPT_CHARACTERS, rng) for e in load_qa_file(COVID_QA).examples]
     if stage in ENGLISH_REPLAY:
         english = random.Random(stage).sample(english, ENGLISH_REPLAY[stage])
+    if stage in ADVERSARIAL_SHARE:
+        english = with_distractors(english, ADVERSARIAL_SHARE[stage], seed=stage)
     korean, korean_holdout = korean_data()
     settings, share, among = LATER_STAGES[stage]
     examples = buried_examples(english, share, among, seed=settings["seed"])
     for korean_share, seed in KOREAN_COPIES[stage]:
         examples += buried_examples(korean, korean_share, among, seed=seed)
     return examples, holdout, korean_holdout
+
+
+def with_distractors(examples, share: float, seed: int):
+    """`share` of the examples (drawn at random) with an AddSent-style distractor at a random sentence
+    boundary of their paragraph (`qa_adversarial`; the fake answers and swapped words come from these
+    examples' own questions), in the same order; the others, and those no distractor can be made for, as
+    they are."""
+    import random
+
+    from bertkit.training.qa_adversarial import adversarial
+    from bertkit.training.qa_data import QADataset
+
+    rng = random.Random(seed)
+    chosen = {e.id for e in examples if rng.random() < share}
+    pool = QADataset(examples, version="1.1", path="training")
+    made = adversarial(pool, seed=seed, placement="anywhere").examples
+    distracted = {e.id: e for e in made if e.id in chosen}
+    return [distracted.get(e.id, e) for e in examples]
 
 
 def grow(args) -> None:
@@ -339,9 +372,12 @@ def package(args) -> None:
             if stage == 6
             else "run 6's package (its step-400 checkpoint, int4 deltas)"
             if stage == 7
+            else "the shipped run-7 model"
+            if stage == 8
             else f"stage {stage - 1}'s model",
             **({"korean_copies": KOREAN_COPIES[stage]} if stage in KOREAN_COPIES else {}),
             **({"english_questions": ENGLISH_REPLAY[stage]} if stage in ENGLISH_REPLAY else {}),
+            **({"adversarial_share": ADVERSARIAL_SHARE[stage]} if stage in ADVERSARIAL_SHARE else {}),
         )
         for stage, (settings, share, among) in LATER_STAGES.items()
     }

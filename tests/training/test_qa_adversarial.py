@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bertkit.training.qa_adversarial import adversarial, wh_phrase
+from bertkit.training.qa_adversarial import adversarial, inserted, sentence_boundaries, wh_phrase
 from bertkit.training.qa_data import GoldAnswer, QADataset, QAExample
 
 
@@ -52,3 +52,41 @@ def test_no_distractor_contains_its_gold_answer(seed):
     for e in adversarial(dataset(), seed=seed).examples:
         original = next(x for x in dataset().examples if x.id == e.id)
         assert e.answers[0].text not in e.context[len(original.context) :]
+
+
+def test_placement_anywhere_puts_the_sentence_between_sentences_and_moves_the_answers():
+    base = {e.id: e for e in dataset().examples}
+    seen_places = set()
+    for seed in range(20):
+        for e in adversarial(dataset(), seed=seed, placement="anywhere").examples:
+            original = base[e.id]
+            g = e.answers[0]
+            assert e.context[g.start : g.end] == g.text  # the gold span moved with its text
+            added = len(e.context) - len(original.context)
+            # the original context is the new one less one piece at a boundary: before it, or after it
+            at = next(
+                i
+                for i in sentence_boundaries(original)
+                if e.context[:i] == original.context[:i] and e.context[i + added :] == original.context[i:]
+            )
+            seen_places.add("start" if at == 0 else "end" if at == len(original.context) else "inside")
+    assert seen_places == {"start", "end"}  # one-sentence contexts: before or after, never inside a sentence
+
+
+def test_sentence_boundaries_skip_gold_answers():
+    context = "Dr. No came. He left."
+    example = QAExample("x", "Who came?", context, (GoldAnswer("Dr. No", 0),))
+    assert sentence_boundaries(example) == [0, 13, len(context)]  # not after "Dr." (inside the answer)
+    moved = inserted(example, "Bo came.", 13)
+    assert moved.context == "Dr. No came. Bo came. He left." and moved.answers == example.answers
+    first = inserted(example, "Bo came.", 0)
+    assert first.context.startswith("Bo came. Dr. No") and first.context[first.answers[0].start :].startswith(
+        "Dr. No"
+    )
+
+
+def test_placement_is_checked():
+    import pytest
+
+    with pytest.raises(ValueError, match="placement"):
+        adversarial(dataset(), placement="middle")

@@ -29,6 +29,16 @@ Worked example (squad-v1.1-dev, `adversarial(dataset, seed=0)`):
 
 The sentence is rarely grammatical, but it overlaps the question as much as the true sentence does, which is
 what fools a model. Gold answers keep their places (the sentence comes after the paragraph).
+
+For training (`placement="anywhere"`), the sentence goes at a random sentence boundary of the paragraph
+instead, never inside a gold answer, and the answers after it move by its length: a model trained only on
+appended distractors could learn to ignore a paragraph's last sentence, which the evaluation's appended
+distractor would then reward. Worked example:
+
+    context   "Acme was founded in 1901 by Ann Lee. It grew."      gold "Ann Lee" at 28
+    boundaries 0 (before "Acme"), 37 (before "It"), 45 (the end)
+    at 37     "Acme was founded in 1901 by Ann Lee. Bo Ray founded Acme in 1950. It grew."   gold still at 28
+    at 0      "Bo Ray founded Acme in 1950. Acme was founded in 1901 by Ann Lee. It grew."   gold at 28 + 29
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ import random
 import re
 
 from .metrics import squad_normalize
-from .qa_data import QADataset, QAExample
+from .qa_data import GoldAnswer, QADataset, QAExample
 
 # Longest first: "how many" before "how", "what year" before "what".
 WH_PHRASES = (
@@ -78,12 +88,17 @@ def wh_phrase(question: str) -> tuple[str, int, int] | None:
     return (match.group(1).lower(), match.start(), match.end()) if match else None
 
 
-def adversarial(dataset: QADataset, seed: int = 0, limit: int | None = None) -> QADataset:
-    """The dataset's questions with one distracting sentence appended to each context (see the module).
+def adversarial(
+    dataset: QADataset, seed: int = 0, limit: int | None = None, placement: str = "end"
+) -> QADataset:
+    """The dataset's questions with one distracting sentence added to each context (see the module):
+    appended (`placement="end"`, as AddSent does) or at a random sentence boundary (`"anywhere"`: training).
 
     Questions without a wh-phrase, without a fake answer of their kind, or without a word to swap are left
     out.
     """
+    if placement not in ("end", "anywhere"):
+        raise ValueError(f"placement must be 'end' or 'anywhere', not {placement!r}")
     rng = random.Random(seed)
     fakes: dict[str, list[str]] = {}
     for example in dataset.examples:
@@ -100,9 +115,46 @@ def adversarial(dataset: QADataset, seed: int = 0, limit: int | None = None) -> 
     out = []
     for example in chosen:
         sentence = distractor(example, fakes, pools, rng)
-        if sentence is not None:
+        if sentence is None:
+            continue
+        if placement == "end":
             out.append(dataclasses.replace(example, context=f"{example.context} {sentence}"))
+        else:
+            out.append(inserted(example, sentence, rng.choice(sentence_boundaries(example))))
     return QADataset(out, version=dataset.version, path=f"{dataset.path} (adversarial)")
+
+
+_SENTENCE_END = re.compile(r"[.!?]['\")\]]*\s+")
+
+
+def sentence_boundaries(example: QAExample) -> list[int]:
+    """Where a sentence may go in the example's context: its start, after each sentence end, its end; never
+    inside a gold answer.
+
+    >>> sentence_boundaries(QAExample("a", "Who?", "Acme was founded by Ann Lee. It grew.", (GoldAnswer("Ann Lee", 20),)))
+    [0, 29, 37]
+    """
+    context = example.context
+    places = [0, *(m.end() for m in _SENTENCE_END.finditer(context)), len(context)]
+    spans = [(a.start, a.end) for a in example.answers]
+    return sorted({p for p in places if not any(start < p < end for start, end in spans)})
+
+
+def inserted(example: QAExample, sentence: str, at: int) -> QAExample:
+    """The example with `sentence` put into its context at boundary `at` (a space between it and its
+    neighbours), the gold answers after it moved along."""
+    context = example.context
+    if at >= len(context):
+        piece, new = f" {sentence}", f"{context} {sentence}"
+    else:
+        piece = f"{sentence} "
+        new = context[:at] + piece + context[at:]
+    shift = len(piece)
+    answers = tuple(
+        GoldAnswer(a.text, a.start + shift) if a.start >= at and at < len(context) else a
+        for a in example.answers
+    )
+    return dataclasses.replace(example, context=new, answers=answers)
 
 
 @dataclasses.dataclass(frozen=True)
