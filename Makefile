@@ -77,11 +77,12 @@ korean-encoder: install
 	$(BIN)/python scripts/korean_encoder.py train $(RESUME)
 	$(BIN)/python scripts/korean_encoder.py evaluate > runs/korean-encoder/eval.json
 
-# The bilingual default QA model (issue 12), over three sessions (docs/default-model.md, runs 5-7): the Korean
+# The bilingual default QA model (issues 12, 13), over four sessions (docs/default-model.md, runs 5-8): the Korean
 # encoder's masked-LM adaptation stopped at step 2,400, its Hangul rows grown into the shipped English model,
 # stage 5 (Korean twice + 12,000 English questions) stopped at step 500 of 1,132 and packaged; stage 6
 # (Korean three times, lr 1e-4) from it, stopped at step 400 and packaged; stage 7 (Korean twice, lr 5e-5,
-# the whole schedule) from stage 6's package, scored and packaged.
+# the whole schedule) from stage 6's package, packaged; stage 8 (Korean once, 6,000 English questions, half of
+# them with an AddSent-style distractor) from stage 7's package, scored and packaged.
 default-model-bilingual: install
 	$(BIN)/python scripts/korean_encoder.py init
 	$(BIN)/python scripts/korean_encoder.py train --max-steps 2400 $(RESUME)
@@ -95,8 +96,12 @@ default-model-bilingual: install
 	rm -rf runs/default-qa-stage6-package && cp -r src/bertkit/models/default-qa runs/default-qa-stage6-package
 	$(BIN)/python scripts/default_qa_model.py train --stage 7 --init runs/default-qa-stage6-package \
 		--output runs/default-qa-stage7 $(RESUME)
-	$(BIN)/python scripts/default_qa_model.py evaluate --model runs/default-qa-stage7 > runs/default-qa-eval.json
-	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa-stage7 --bits 4 --metrics runs/default-qa-eval.json
+	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa-stage7 --bits 4
+	rm -rf runs/default-qa-stage7-package && cp -r src/bertkit/models/default-qa runs/default-qa-stage7-package
+	$(BIN)/python scripts/default_qa_model.py train --stage 8 --init runs/default-qa-stage7-package \
+		--output runs/default-qa-stage8 $(RESUME)
+	$(BIN)/python scripts/default_qa_model.py evaluate --model runs/default-qa-stage8 > runs/default-qa-eval.json
+	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa-stage8 --bits 4 --metrics runs/default-qa-eval.json
 
 # The bilingual NER default (issues 12, 13): from the shipped bilingual QA model's encoder, CoNLL-2003 + WikiANN
 # + BTC (their O may be MISC) + KLUE-NER twice, 3 epochs (~70 min on 2 AVX2 cores, fp32); resumable: RESUME=--resume.

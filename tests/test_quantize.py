@@ -28,7 +28,12 @@ def test_full_range_needs_vnni(flags, expected):
     assert full_range(flags) is expected
 
 
-def test_eight_bit_activations_halve_the_error_and_heads_stay_fp32():
+def test_eight_bit_activations_halve_the_error_with_vnni_only_and_heads_stay_fp32():
+    # The kernels are the real CPU's whatever flags `quantize_linears` is told: with VNNI (int32
+    # accumulation) 8-bit activations are closer to fp32 than torch's 7-bit default; on AVX2 without it,
+    # fbgemm's vpmaddubsw saturates their int16 pair sums and they are far worse — why `full_range` needs VNNI.
+    from bertkit.runtime import cpu_flags
+
     torch.manual_seed(0)
     module = OneLayer(64).eval()
     x = torch.randn(256, 64)
@@ -42,7 +47,10 @@ def test_eight_bit_activations_halve_the_error_and_heads_stay_fp32():
     with torch.no_grad():
         error7 = (seven(x) - expected).abs().mean().item()
         error8 = (eight(x) - expected).abs().mean().item()
-    assert 0 < error8 < 0.7 * error7
+    if full_range(cpu_flags()):
+        assert 0 < error8 < 0.7 * error7
+    elif "avx2" in cpu_flags():
+        assert error8 > error7 > 0
 
 
 @pytest.mark.parametrize("flags, per_layer", [({"avx512_vnni"}, 6), ({"avx2"}, 4)])
