@@ -117,10 +117,8 @@ def adversarial(
         sentence = distractor(example, fakes, pools, rng)
         if sentence is None:
             continue
-        if placement == "end":
-            out.append(dataclasses.replace(example, context=f"{example.context} {sentence}"))
-        else:
-            out.append(inserted(example, sentence, rng.choice(sentence_boundaries(example))))
+        at = len(example.context) if placement == "end" else rng.choice(sentence_boundaries(example))
+        out.append(inserted(example, sentence, at))
     return QADataset(out, version=dataset.version, path=f"{dataset.path} (adversarial)")
 
 
