@@ -45,6 +45,15 @@ DATA = Path(os.environ.get("BERTKIT_DATA", BENCH.parent.parent / "shared" / "dat
 WINDOWING = dict(max_length=384, stride=128)
 
 
+def cpu_report() -> dict:
+    """The CPU kind and its matrix-unit flags, as the inference bench reports them (figures from different
+    CPU kinds are not comparable)."""
+    sys.path.insert(0, str(BENCH))
+    from qa_inference import cpu_report as report
+
+    return report()
+
+
 # --- the two engines (each runs in a worker process) -------------------------------------------------------
 
 
@@ -94,6 +103,7 @@ def train_bertkit(job: dict[str, Any]) -> dict[str, Any]:
         "windows": windows,
         "train_call_seconds": call_seconds,
         "padding_overhead": padded / (int(np.sum(lengths)) * s["epochs"]) - 1,
+        "precision": "bf16 autocast" if config.bf16 else "fp32 (no bf16 units on this CPU)",
     }
 
 
@@ -231,7 +241,7 @@ def train_reference(job: dict[str, Any]) -> dict[str, Any]:
 
 
 ENGINES = {
-    "bertkit": (train_bertkit, "bertkit.training.qa.train: bf16 autocast, dynamic padding, length-grouped batches"),
+    "bertkit": (train_bertkit, "bertkit.training.qa.train: auto bf16, dynamic padding, length-grouped batches"),
     "reference": (train_reference, "run_qa.py recipe on transformers Trainer: fp32, padding to 384, default_data_collator"),
 }  # fmt: skip
 
@@ -382,6 +392,7 @@ def main() -> None:
         "base": base,
         "settings": settings,
         "cpu_threads": os.cpu_count(),
+        "cpu": cpu_report(),
         "engines": {},
     }
     for engine, run in runs.items():
@@ -397,7 +408,7 @@ def main() -> None:
             "train_call_seconds": round(run["train_call_seconds"], 2),
             "eval_seconds": round(run["eval_seconds"], 2),
             "threads": run["threads"],
-            **{k: run[k] for k in ("optimizer", "transformers_version") if k in run},
+            **{k: run[k] for k in ("precision", "optimizer", "transformers_version") if k in run},
         }
     if "bertkit" in runs and "reference" in runs:
         ours, ref = report["engines"]["bertkit"], report["engines"]["reference"]
