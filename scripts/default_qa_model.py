@@ -89,12 +89,8 @@ STAGE7 = dict(STAGE4, lr=5e-5, seed=7, attention_dropout=0.0)
 # them with an AddSent-style distractor put at a random sentence boundary of their paragraph (Jia & Liang
 # 2017 trained on their adversarial data the same way), the robustness goal being AddSent F1 >= 60.
 STAGE8 = dict(STAGE7, seed=8)
-ENGLISH_REPLAY = {
-    5: 12000,
-    6: 6000,
-    7: 6000,
-    8: 6000,
-}  # stage -> English training questions drawn (stage 4: all)
+# stage -> English training questions drawn (stage 4: all)
+ENGLISH_REPLAY = {5: 12000, 6: 6000, 7: 6000, 8: 6000}
 ADVERSARIAL_SHARE = {8: 0.5}  # stage -> share of the English questions given a distractor (before burying)
 # stage -> (share buried, seed) of each copy of the Korean training data (share 0: as it is)
 KOREAN_COPIES = {
@@ -115,7 +111,14 @@ LATER_STAGES = {
     8: (STAGE8, 0.35, 3),
 }
 BILINGUAL_STAGES = (4, 5, 6, 7, 8)
-GROWN_STAGES = (4, 5)  # these start from `grow`'s model; stages 6 and 7 from a bilingual model (--init)
+GROWN_STAGES = (4, 5)  # these start from `grow`'s model; stages 6-8 from a bilingual model (--init)
+# stage -> what it started from, as the manifest records it (the others: the stage before's model)
+STARTS = {
+    **{stage: "stage 3's model grown by the Korean encoder's Hangul rows" for stage in GROWN_STAGES},
+    6: "the shipped run-5 model",
+    7: "run 6's package (its step-400 checkpoint, int4 deltas)",
+    8: "the shipped run-7 model",
+}
 
 
 def bilingual_data(stage: int = 4):
@@ -272,15 +275,7 @@ def package(args) -> None:
             settings,
             buried_share=share,
             buried_among=among,
-            init="stage 3's model grown by the Korean encoder's Hangul rows"
-            if stage in GROWN_STAGES
-            else "the shipped run-5 model"
-            if stage == 6
-            else "run 6's package (its step-400 checkpoint, int4 deltas)"
-            if stage == 7
-            else "the shipped run-7 model"
-            if stage == 8
-            else f"stage {stage - 1}'s model",
+            init=STARTS.get(stage, f"stage {stage - 1}'s model"),
             **({"korean_copies": KOREAN_COPIES[stage]} if stage in KOREAN_COPIES else {}),
             **({"english_questions": ENGLISH_REPLAY[stage]} if stage in ENGLISH_REPLAY else {}),
             **({"adversarial_share": ADVERSARIAL_SHARE[stage]} if stage in ADVERSARIAL_SHARE else {}),
