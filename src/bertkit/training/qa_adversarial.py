@@ -100,11 +100,12 @@ def adversarial(
     if placement not in ("end", "anywhere"):
         raise ValueError(f"placement must be 'end' or 'anywhere', not {placement!r}")
     rng = random.Random(seed)
-    fakes: dict[str, list[str]] = {}
+    fakes: dict[str, list[tuple[str, frozenset[str]]]] = {}  # wh-phrase -> (answer, its normalised words)
     for example in dataset.examples:
         found = wh_phrase(example.question)
         if found and example.answers:
-            fakes.setdefault(found[0], []).append(example.answers[0].text)
+            text = example.answers[0].text
+            fakes.setdefault(found[0], []).append((text, frozenset(squad_normalize(text).split())))
     words = sorted({w.strip(PUNCTUATION) for e in dataset.examples for w in e.question.split()[1:]} - {""})
     pools = Pools(
         capitals=[w for w in words if w[:1].isupper()],
@@ -165,7 +166,7 @@ class Pools:
 
 
 def distractor(
-    example: QAExample, fakes: dict[str, list[str]], pools: Pools, rng: random.Random
+    example: QAExample, fakes: dict[str, list[tuple[str, frozenset[str]]]], pools: Pools, rng: random.Random
 ) -> str | None:
     """The distracting sentence for one question (None when there is none to make)."""
     found = wh_phrase(example.question)
@@ -173,7 +174,7 @@ def distractor(
         return None
     kind, start, end = found
     gold_words = {w for a in example.answers for w in squad_normalize(a.text).split()}
-    candidates = [f for f in fakes.get(kind, []) if not gold_words & set(squad_normalize(f).split())]
+    candidates = [fake for fake, words in fakes.get(kind, []) if not gold_words & words]
     if not candidates:
         return None
     question = example.question.strip().rstrip("?").strip()
