@@ -66,6 +66,22 @@ def test_set_labels_keeps_a_matching_head(cased):
     assert not set_labels(model, LABELS) and model.module.classifier is head
 
 
+def test_set_labels_carries_over_the_rows_of_the_labels_it_keeps(cased):
+    import torch
+
+    model = tiny_model(cased)
+    set_labels(model, ["O", "B-PER", "I-PER", "B-PS", "I-PS"], seed=0)
+    old = model.module.classifier
+    with torch.no_grad():
+        old.bias.copy_(torch.arange(5.0))
+    assert set_labels(model, ["O", "B-DT", "I-DT", "B-PER", "I-PER"], seed=1)
+    new = model.module.classifier
+    for now, was in ((0, 0), (3, 1), (4, 2)):  # O, B-PER, I-PER moved with their rows
+        assert torch.equal(new.weight[now], old.weight[was]) and new.bias[now] == old.bias[was]
+    assert new.bias[1] == 0 and new.bias[2] == 0  # DT is new; PS is gone
+    assert model.module.config.id2label[3] == "B-PER"
+
+
 # --- training -----------------------------------------------------------------------------------------------
 
 

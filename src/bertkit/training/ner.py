@@ -75,13 +75,17 @@ def set_labels(model: Model, labels: Sequence[str], seed: int = 0) -> bool:
     """Give the model's token-classification head exactly `labels`; returns True when a new head was made.
 
     A model whose labels are already these (a NER model trained on the same tag set) keeps its head; any
-    other gets a new `classifier` layer, initialised from `seed` as transformers initialises one.
+    other gets a new `classifier` layer, initialised from `seed` as transformers initialises one, except
+    that a label the old head had keeps its row there (weights and bias). Example: a head over O, B-PER,
+    I-PER, B-PS, I-PS given O, B-PER, I-PER, B-DT, I-DT keeps its O and PER rows, drops PS and starts DT
+    anew, so continuing a NER model on a changed label set does not forget the types it keeps.
     """
     import torch
 
     module = model.module
     config = module.config
-    if model_labels(model) == list(labels):
+    old_labels = model_labels(model)
+    if old_labels == list(labels):
         return False
     head = getattr(module, "classifier", None)
     if not isinstance(head, torch.nn.Linear):
@@ -94,6 +98,13 @@ def set_labels(model: Model, labels: Sequence[str], seed: int = 0) -> bool:
         new = torch.nn.Linear(head.in_features, len(labels))
         new.weight.data.normal_(0.0, getattr(config, "initializer_range", 0.02))
         new.bias.data.zero_()
+    if head.out_features == len(old_labels):  # rows of a trained head (not a base model's stand-in)
+        was = {label: i for i, label in enumerate(old_labels)}
+        with torch.no_grad():
+            for i, label in enumerate(labels):
+                if label in was:
+                    new.weight[i] = head.weight[was[label]]
+                    new.bias[i] = head.bias[was[label]]
     module.classifier = new
     config.id2label = dict(enumerate(labels))
     config.label2id = {label: i for i, label in enumerate(labels)}
