@@ -101,7 +101,10 @@ STAGE8 = dict(STAGE7, seed=8)
 STAGE9 = dict(STAGE8, seed=9)
 # stage -> English training questions drawn (stage 4: all)
 ENGLISH_REPLAY = {5: 12000, 6: 6000, 7: 6000, 8: 6000, 9: 3000}
-ADVERSARIAL_SHARE = {8: 0.5, 9: 0.5}  # stage -> share of the English questions given a distractor (before burying)
+ADVERSARIAL_SHARE = {
+    8: 0.5,
+    9: 0.5,
+}  # stage -> share of the English questions given a distractor (before burying)
 # stage -> (share buried, seed) of each copy of the Korean training data (share 0: as it is)
 KOREAN_COPIES = {
     4: ((0.0, 4), (0.35, 4)),
