@@ -225,7 +225,8 @@ def evaluate(args) -> None:
         from bertkit.training.ner_data import load_ner_file
 
         model = load(model_dir, "ner")
-        shared = "B-PS" not in model.module.config.label2id  # KLUE's types trained as PER/LOC/ORG
+        labels = model.module.config.label2id
+        shared = "B-PER" in labels and "B-PS" not in labels  # KLUE's types trained as PER/LOC/ORG
         back = {v: k for k, v in KLUE_SHARED.items()}
 
         def klue_dev():

@@ -89,15 +89,15 @@ STAGE7 = dict(STAGE4, lr=5e-5, seed=7, attention_dropout=0.0)
 # them with an AddSent-style distractor put at a random sentence boundary of their paragraph (Jia & Liang
 # 2017 trained on their adversarial data the same way), the robustness goal being AddSent F1 >= 60.
 STAGE8 = dict(STAGE7, seed=8)
-# Stage 9 (run 9, issues 12 and 13): on from the shipped run-8 model at the same rate, sized to one session on a
-# 2-core AVX2 CPU (fp32, ~60 minutes): the Korean training data once more (other paragraphs buried) and a
-# smaller English replay (3,000 questions drawn anew, half with a distractor as in stage 8), so that Korean has
-# the larger share of the steps while English and the AddSent robustness are rehearsed; 70 % of the English
-# questions buried among 6 other paragraphs (stages 2-8: 35 % among 3) for the long-document gap, which
-# is not about windows without the answer: buried among 20, 285 of run 8's 300 answers still come from
-# their own paragraph, and 87 of those differ from what the paragraph alone gives (the text around it
-# moves the answer); BERT's max-context rule for overlapping windows changed nothing there (F1 72.05 ->
-# 71.99).
+# Stage 9 (run 9, issues 12 and 13): on from the shipped run-8 model at the same rate, sized to one session
+# on a 2-core AVX2 CPU (fp32, ~90 minutes): the Korean training data once more and a smaller English replay
+# (3,000 questions drawn anew, half with a distractor as in stage 8), so that Korean has the larger share of
+# the steps while English and the AddSent robustness are rehearsed. 70 % of the English questions (and 15 %
+# of the Korean) are buried among 6 other paragraphs (stages 2-8: 35 % among 3) for the long-document gap,
+# which is mostly not about windows without the answer: buried among 20, 285 of run 8's 300 answers still
+# come from their own paragraph, and 87 of those differ from what the paragraph alone gives (the text around
+# it moves the answer; `scripts/qa_gap.py`); BERT's max-context rule for overlapping windows changed nothing
+# there (F1 72.05 -> 71.99).
 STAGE9 = dict(STAGE8, seed=9)
 # stage -> English training questions drawn (stage 4: all)
 ENGLISH_REPLAY = {5: 12000, 6: 6000, 7: 6000, 8: 6000, 9: 3000}

@@ -7,7 +7,8 @@ and each buried answer sorted by where it lies.
 Prints JSON: F1 alone and buried, and how many buried answers are
   same           the answer given alone (the same characters of the same paragraph),
   own_paragraph  another span of the question's own paragraph (the text around it moved the answer),
-  elsewhere      in another paragraph (a window without the answer won).
+  elsewhere      in another paragraph (a window without the answer won),
+  none           no answer at all.
 Example, run 8 (2026-12-07): same 198, own_paragraph 87, elsewhere 15 of 300: the gap is mostly the model
 reading its paragraph differently among strangers, not the decoder comparing windows.
 """
@@ -29,8 +30,12 @@ def where(own_start: int, own_end: int, alone: tuple[int, int] | None, found: tu
 
     >>> where(100, 200, (5, 9), (105, 109)), where(100, 200, (5, 9), (150, 160)), where(100, 200, None, (3, 7))
     ('same', 'own_paragraph', 'elsewhere')
+    >>> where(100, 200, (5, 9), None)
+    'none'
     """
-    if found is None or not own_start <= found[0] < own_end:
+    if found is None:
+        return "none"
+    if not own_start <= found[0] < own_end:
         return "elsewhere"
     return (
         "same"
@@ -40,7 +45,7 @@ def where(own_start: int, own_end: int, alone: tuple[int, int] | None, found: tu
 
 
 def main() -> None:
-    from bertkit.tasks.qa import QuestionAnswerer
+    from bertkit.tasks.qa import QAOptions, QuestionAnswerer
     from bertkit.training.metrics import evaluate_predictions
     from bertkit.training.qa_data import buried
     from bertkit.training.qa_loading import load_qa_file
@@ -56,13 +61,14 @@ def main() -> None:
     squad = load_qa_file(DATA / "squad-v1.1-dev.json")
     alone = buried(squad, others=0, limit=args.questions, seed=0).examples
     long = buried(squad, others=args.others, limit=args.questions, seed=0).examples
-    qa = QuestionAnswerer(load_model(args.model))
+    qa = QuestionAnswerer(load_model(args.model), dtype="fp32")  # as `default_qa_model.py evaluate`
+    options = QAOptions(max_length=384, stride=128)
 
     def best(examples):
         found = []
         for first in range(0, len(examples), 64):
             chunk = examples[first : first + 64]
-            answers = qa.answer_many([e.question for e in chunk], [e.context for e in chunk])
+            answers = qa.answer_many([e.question for e in chunk], [e.context for e in chunk], options)
             found += [a[0] if a else None for a in answers]
         return found
 
@@ -79,7 +85,7 @@ def main() -> None:
         return None if answer is None else (answer.start, answer.end)
 
     for a, b, paragraph, doc in zip(answers["alone"], answers["buried"], alone, long, strict=True):
-        own_start = doc.context.index(paragraph.context)
+        own_start = doc.answers[0].start - paragraph.answers[0].start  # where `buried` put the paragraph
         counts[where(own_start, own_start + len(paragraph.context), span(a), span(b))] += 1
     print(json.dumps(report | {"buried_answers": dict(counts)}, indent=2))
     print(f"{args.model}: gap {report['f1_alone'] - report['f1_buried']:.2f}", file=sys.stderr)

@@ -10,7 +10,7 @@ import pytest
 
 from bertkit.errors import InputError
 from bertkit.loading import Model
-from bertkit.training.ner import NERTrainConfig, evaluate, ner_loss, set_labels, train
+from bertkit.training.ner import NERTrainConfig, evaluate, model_labels, ner_loss, set_labels, train
 from bertkit.training.ner_data import NERDataset, load_ner_file
 from bertkit.training.ner_features import collate, ner_train_features
 
@@ -78,8 +78,20 @@ def test_set_labels_carries_over_the_rows_of_the_labels_it_keeps(cased):
     new = model.module.classifier
     for now, was in ((0, 0), (3, 1), (4, 2)):  # O, B-PER, I-PER moved with their rows
         assert torch.equal(new.weight[now], old.weight[was]) and new.bias[now] == old.bias[was]
-    assert new.bias[1] == 0 and new.bias[2] == 0  # DT is new; PS is gone
     assert model.module.config.id2label[3] == "B-PER"
+    fresh = tiny_model(cased)  # DT's rows are a fresh head's, from the same seed; PS is gone
+    set_labels(fresh, ["O", "B-DT", "I-DT", "B-PER", "I-PER"], seed=1)
+    assert torch.equal(new.weight[1:3], fresh.module.classifier.weight[1:3]) and not new.bias[1:3].any()
+
+
+def test_set_labels_copies_nothing_from_a_base_models_stand_in_head(cased):
+    import torch
+
+    model, fresh = tiny_model(cased), tiny_model(cased)
+    assert model_labels(model) == ["LABEL_0", "LABEL_1"]  # transformers' stand-in names
+    set_labels(model, LABELS, seed=3)
+    set_labels(fresh, LABELS, seed=3)
+    assert torch.equal(model.module.classifier.weight, fresh.module.classifier.weight)
 
 
 # --- training -----------------------------------------------------------------------------------------------

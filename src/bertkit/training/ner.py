@@ -98,7 +98,7 @@ def set_labels(model: Model, labels: Sequence[str], seed: int = 0) -> bool:
         new = torch.nn.Linear(head.in_features, len(labels))
         new.weight.data.normal_(0.0, getattr(config, "initializer_range", 0.02))
         new.bias.data.zero_()
-    if head.out_features == len(old_labels):  # rows of a trained head (not a base model's stand-in)
+    if head.out_features == len(old_labels):  # a base model's LABEL_0, LABEL_1 match no NER label
         was = {label: i for i, label in enumerate(old_labels)}
         with torch.no_grad():
             for i, label in enumerate(labels):
