@@ -3,6 +3,7 @@ transformers loads, and the train/evaluate CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -144,6 +145,16 @@ def test_tiny_model_learns_and_writes_a_plain_model_directory(tmp_path, cased, b
     without = evaluate(loaded, dev, threads=1, ignore_types=("PER",))
     assert "PER" not in without["per_type"]
     assert {t: v for t, v in scores["per_type"].items() if t != "PER"} == without["per_type"]
+    # KLUE's name for PER (PS): scored as the PER the model tags, reported under the data's name
+    as_klue = dataclasses.replace(
+        dev,
+        sentences=[
+            dataclasses.replace(x, tags=[t.replace("PER", "PS") for t in x.tags]) for x in dev.sentences
+        ],
+    )
+    klue = evaluate(loaded, as_klue, threads=1)
+    assert klue["f1"] == scores["f1"] and klue["per_type"]["PS"] == scores["per_type"]["PER"]
+    assert "PER" not in klue["per_type"] and "PER" in klue["entity_types"]
 
 
 def weights(path):

@@ -24,7 +24,7 @@ from .batches import IGNORE, forward
 from .fit import FitResult, Job, LoopConfig, check_start, fit
 from .klue_metrics import entity_macro_f1, tag_macro_f1
 from .metrics import entity_scores
-from .ner_data import NERDataset, NERSentence, label_set, tags_from_entities
+from .ner_data import TYPE_ALIASES, NERDataset, NERSentence, label_set, renamed_types, tags_from_entities
 from .ner_features import NERFeatures, collate, fingerprint, ner_train_features
 
 
@@ -208,8 +208,12 @@ def evaluate(
         decoding: "viterbi" or "argmax" (`NEROptions`).
         data_types_only: tag with the entity types the dataset annotates only (those of them the model
             knows: `NEROptions.entity_types`), as a model trained on that data would. A bilingual model
-            scored on KLUE-NER then never tags LOC or ORG, which KLUE's gold does not have (its LC and OG
-            instead); a model whose types are the data's is unaffected.
+            scored on KLUE-NER then never tags MISC, which KLUE's gold does not have; a model whose types
+            are the data's is unaffected.
+
+    A type the data names differently from the model (`ner_data.TYPE_ALIASES`: KLUE's PS, LC, OG) is
+    scored as the model's type when the model knows that one and not the data's name: a model that tags
+    PER is scored on KLUE's PS as PER. `per_type` keeps the data's names.
     """
     if aggregation not in AGGREGATIONS or aggregation == "none":
         raise InputError(
@@ -217,23 +221,26 @@ def evaluate(
             f"got {aggregation!r}"
         )
     tagger = model if isinstance(model, EntityTagger) else EntityTagger(model, dtype=dtype, threads=threads)
+    known = set(entity_types_of(tagger.labels))
+    annotated = {tag[2:] for s in dataset.sentences for tag in s.tags if tag != "O"}
+    aliases = {t: TYPE_ALIASES[t] for t in annotated - known if TYPE_ALIASES.get(t) in known - annotated}
+    gold = [renamed_types(s.tags, aliases) for s in dataset.sentences]
     types = None
     if data_types_only:
-        annotated = {tag[2:] for s in dataset.sentences for tag in s.tags if tag != "O"}
-        known = set(entity_types_of(tagger.labels))
-        types = tuple(sorted(annotated & known)) or None
+        types = tuple(sorted({aliases.get(t, t) for t in annotated} & known)) or None
     options = NEROptions(
         aggregation=aggregation, max_length=max_length, stride=stride, decoding=decoding, entity_types=types
     )
     predicted = predict_tags(tagger, dataset.sentences, options, on_progress)
-    gold = [s.tags for s in dataset.sentences]
     if ignore_types:
-        ignored = set(ignore_types)
+        ignored = {aliases.get(t, t) for t in ignore_types}
         gold, predicted = (
             [["O" if t != "O" and t[2:] in ignored else t for t in tags] for tags in rows]
             for rows in (gold, predicted)
         )
     scores = entity_scores(gold, predicted)
+    data_name = {model_type: data_type for data_type, model_type in aliases.items()}
+    scores["per_type"] = {data_name.get(t, t): v for t, v in scores["per_type"].items()}
     # KLUE's figures (for KLUE at character level, its entity F1 and char F1)
     return scores | {
         "macro_f1": entity_macro_f1(scores),

@@ -20,7 +20,7 @@ converted to BIO when read. Every problem is a one-line `DataError` that names t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,9 @@ from .metrics import get_entities
 DOCSTART = "-DOCSTART-"
 SCHEMES = ("auto", "BIO", "IOB1")
 KLUE_LEVELS = ("char", "word")
+# KLUE-NER's names of the CoNLL types: a model that tags PER/LOC/ORG is scored on KLUE's PS/LC/OG as these
+# (`training.ner.evaluate`), and a bilingual model may train KLUE's sentences under the shared names.
+TYPE_ALIASES = {"PS": "PER", "LC": "LOC", "OG": "ORG"}
 _TAG = re.compile(r"^(O|[BI]-\S.*)$")
 
 
@@ -227,6 +230,15 @@ def iob1_to_bio(tags: Sequence[str]) -> list[str]:
         out.append(tag)
         previous = tag
     return out
+
+
+def renamed_types(tags: Sequence[str], names: Mapping[str, str]) -> list[str]:
+    """BIO tags with their entity types renamed by `names` (the others as they are).
+
+    >>> renamed_types(["B-PS", "I-PS", "O", "B-DT"], TYPE_ALIASES)
+    ['B-PER', 'I-PER', 'O', 'B-DT']
+    """
+    return [t if t == "O" or t[2:] not in names else f"{t[:2]}{names[t[2:]]}" for t in tags]
 
 
 def load_klue(path: str | Path, level: str = "char", lines: list[str] | None = None) -> NERDataset:
