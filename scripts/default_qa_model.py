@@ -306,6 +306,8 @@ def package(args) -> None:
     }
     if args.stopped_at:
         recipe["shipped"] = f"{args.model}: the run stopped at step {args.stopped_at}"
+    if args.shipped:
+        recipe["shipped"] = f"{args.model}: {args.shipped}"
     write_shipped("default-qa", Path(args.model), args.bits, recipe, args.metrics)
 
 
@@ -380,6 +382,7 @@ def main() -> None:
     p.add_argument("--bits", type=int, default=8)
     p.add_argument("--metrics", help="JSON file with the evaluation report to record in the manifest")
     p.add_argument("--stopped-at", type=int, help="the step a checkpoint shipped was taken at (recorded)")
+    p.add_argument("--shipped", help="what the model is, when not a stage's output (recorded): e.g. a soup")
     args = parser.parse_args()
     {"train": train, "grow": grow, "evaluate": evaluate, "soup": soup, "package": package}[args.command](args)
 

@@ -79,7 +79,7 @@ def test_korean_ner_on_the_bilingual_default_gives_klue_types_at_exact_character
         ("Where does John live?", "John lives in New York City.", "New York City"),
         # The Korean tutorials' examples, answered by the same bilingual default.
         ("철수는 어디에 삽니까?", "철수는 서울에 삽니다. 영희는 부산에 삽니다.", "서울"),
-        # Not reached yet (run 8 answers korquad-v1.0-dev at char-F1 31; docs/korean.md); strict, so the day it
+        # Not reached yet (the default answers korquad-v1.0-dev at char-F1 31; docs/korean.md); strict, so the day it
         # passes the mark must go.
         pytest.param("고양이가 어디에 앉습니까?", "고양이가 의자에 앉습니다.", "의자", marks=NOT_YET),
     ],
