@@ -9,7 +9,8 @@ Prints JSON: F1 alone and buried, and how many buried answers are
   own_paragraph  another span of the question's own paragraph (the text around it moved the answer),
   elsewhere      in another paragraph (a window without the answer won),
   none           no answer at all.
-Example, run 8 (2026-12-07): same 198, own_paragraph 87, elsewhere 15 of 300: the gap is mostly the model
+Example, run 8 (2026-12-07, sorted by answer text, before this script): same 198, own_paragraph 87,
+elsewhere 15 of 300: the gap is mostly the model
 reading its paragraph differently among strangers, not the decoder comparing windows.
 """
 
