@@ -60,32 +60,26 @@ def main() -> None:
     args = parser.parse_args()
 
     squad = load_qa_file(DATA / "squad-v1.1-dev.json")
-    alone = buried(squad, others=0, limit=args.questions, seed=0).examples
-    long = buried(squad, others=args.others, limit=args.questions, seed=0).examples
+    alone = buried(squad, others=0, limit=args.questions, seed=0)
+    long = buried(squad, others=args.others, limit=args.questions, seed=0)
     qa = QuestionAnswerer(load_model(args.model), dtype="fp32")  # as `default_qa_model.py evaluate`
     options = QAOptions(max_length=384, stride=128)
-
-    def best(examples):
-        found = []
-        for first in range(0, len(examples), 64):
-            chunk = examples[first : first + 64]
-            answers = qa.answer_many([e.question for e in chunk], [e.context for e in chunk], options)
-            found += [a[0] if a else None for a in answers]
-        return found
-
-    counts: collections.Counter[str] = collections.Counter()
-    report = {}
-    answers = {}
-    for name, examples in (("alone", alone), ("buried", long)):
-        answers[name] = best(examples)
+    report, answers = {}, {}
+    for name, dataset in (("alone", alone), ("buried", long)):
+        examples = dataset.examples
+        found = qa.answer_many([e.question for e in examples], [e.context for e in examples], options)
+        answers[name] = [a[0] if a else None for a in found]
         predictions = {e.id: (a.answer if a else "") for e, a in zip(examples, answers[name], strict=True)}
-        gold = {e.id: [g.text for g in e.answers] for e in examples}
-        report[f"f1_{name}"] = round(evaluate_predictions(gold, predictions, "squad")["f1"], 2)
+        report[f"f1_{name}"] = round(
+            evaluate_predictions(dataset.gold_answers(), predictions, "squad")["f1"], 2
+        )
 
     def span(answer):
         return None if answer is None else (answer.start, answer.end)
 
-    for a, b, paragraph, doc in zip(answers["alone"], answers["buried"], alone, long, strict=True):
+    counts: collections.Counter[str] = collections.Counter()
+    pairs = zip(answers["alone"], answers["buried"], alone.examples, long.examples, strict=True)
+    for a, b, paragraph, doc in pairs:
         own_start = doc.answers[0].start - paragraph.answers[0].start  # where `buried` put the paragraph
         counts[where(own_start, own_start + len(paragraph.context), span(a), span(b))] += 1
     print(json.dumps(report | {"buried_answers": dict(counts)}, indent=2))
