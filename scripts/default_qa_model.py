@@ -136,7 +136,7 @@ LATER_STAGES = {
     10: (STAGE10, 0.85, 8),
 }
 BILINGUAL_STAGES = (4, 5, 6, 7, 8, 9, 10)
-GROWN_STAGES = (4, 5)  # these start from `grow`'s model; stages 6-9 from a bilingual model (--init)
+GROWN_STAGES = (4, 5)  # these start from `grow`'s model; stages 6-10 from a bilingual model (--init)
 # stage -> what it started from, as the manifest records it (the others: the stage before's model)
 STARTS = {
     **{stage: "stage 3's model grown by the Korean encoder's Hangul rows" for stage in GROWN_STAGES},
@@ -242,8 +242,8 @@ def evaluate(args) -> None:
         # Long documents must not cost accuracy: the same questions, alone and buried among 20 paragraphs.
         "squad-v1.1-dev-300-alone": lambda: buried(squad(), others=0, limit=300, seed=0),
         "squad-v1.1-dev-300-buried-20": lambda: buried(squad(), others=20, limit=300, seed=0),
-        # All 1,010 buried (opt-in: ~14,000 windows, ~40 min on 2 AVX2 cores): the gap against squad-v1.1-dev without the
-        # ±3 points of noise that 300 questions carry.
+        # All 1,010 buried (opt-in: ~14,000 windows, ~40 min on 2 AVX2 cores): the gap against
+        # squad-v1.1-dev without the ±3 points of noise that 300 questions carry.
         "squad-v1.1-dev-buried-20": lambda: buried(squad(), others=20, seed=0),
         # Robustness: a sentence resembling the question, appended to the paragraph (AddSent-style).
         "squad-v1.1-dev-addsent": lambda: adversarial(squad(), seed=0),
