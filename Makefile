@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install system-packages lint bench default-model default-model-bilingual default-heads default-ner-bilingual korean-encoder clean
+.PHONY: run test install system-packages lint bench default-model default-model-bilingual default-heads default-ner-bilingual korean-encoder korean-cloze clean
 
 $(BIN)/bertkit: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -76,6 +76,11 @@ korean-encoder: install
 	$(BIN)/python scripts/korean_encoder.py init
 	$(BIN)/python scripts/korean_encoder.py train $(RESUME)
 	$(BIN)/python scripts/korean_encoder.py evaluate > runs/korean-encoder/eval.json
+
+# Synthetic Korean cloze questions for stage 11 of the QA recipe (issue 12; docs/korean.md): ~25 minutes on 2
+# cores, most of it the NER default tagging 7,000 Korean Wikipedia paragraphs (kept in runs/korean-cloze-entities.json).
+korean-cloze: install
+	$(BIN)/python scripts/korean_cloze.py make --paragraphs 7000
 
 # The bilingual default QA model (issues 12, 13), over five sessions (docs/default-model.md, runs 5-9): the Korean
 # encoder's masked-LM adaptation stopped at step 2,400, its Hangul rows grown into the shipped English model,
