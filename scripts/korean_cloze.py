@@ -59,6 +59,8 @@ DROP_SHARE = 0.1  # of the sentence's other eojeols, dropped at random (noisy cl
 SIDE_WORDS = 8  # eojeols kept on each side of the question word (the sentence's last one always kept)
 MAX_QUESTION_CHARS = 100  # KorQuAD's questions: median 32 characters, 99 % under 71
 MIN_SCORE = 0.8  # of the NER entity
+SSANG_SIOT = 20  # the final-consonant index of ㅆ (past tense: 했다, 났다)
+ENTITY_FIELDS = ("word", "start", "end", "label", "score")  # what the tagging cache keeps of an entity
 
 
 def sentences(paragraph: str) -> list[tuple[int, int]]:
@@ -75,13 +77,11 @@ def sentences(paragraph: str) -> list[tuple[int, int]]:
 
 def agreeing_particle(word: str, particle: str) -> str:
     """`particle` as it must be after `word`: agreeing_particle("누구", "은") == "는"."""
-    last = word[-1]
     for consonant, vowel in PARTICLE_PAIRS:
-        if particle.startswith(consonant) or particle.startswith(vowel):
-            head = consonant if particle.startswith(consonant) else vowel
-            for new in (consonant, vowel):
-                if agrees(last, new):
-                    return new + particle[len(head) :]
+        for head in (consonant, vowel):
+            if particle.startswith(head):
+                new = consonant if agrees(word[-1], consonant) else vowel
+                return new + particle[len(head) :]
     return particle
 
 
@@ -100,7 +100,12 @@ def question_ending(sentence: str) -> str:
     body = sentence[:-1]
     if body.endswith("이다"):
         return body[:-2] + "인가?"
-    if body.endswith("다") and len(body) > 1 and is_syllable(body[-2]) and final_consonant(body[-2]) == 20:
+    if (
+        body.endswith("다")
+        and len(body) > 1
+        and is_syllable(body[-2])
+        and final_consonant(body[-2]) == SSANG_SIOT
+    ):
         return body[:-1] + "는가?"  # ㅆ (past tense): 했다 → 했는가
     return body + "?"
 
@@ -183,25 +188,24 @@ def tagged_paragraphs(args) -> list[tuple[str, str, list]]:
 
     cache = Path(args.entities)
     key = [args.paragraphs, args.first_file, args.every_file, args.seed]
-    if cache.is_file():
-        saved = json.loads(cache.read_text(encoding="utf-8"))
-        if saved["key"] == key:
-            return [(t, p, [SimpleNamespace(**e) for e in es]) for t, p, es in saved["rows"]]
-    files = sorted(KOWIKI.glob("*.txt"))[args.first_file :: args.every_file]
-    paragraphs = kowiki_paragraphs(files, 150, 1200)
-    paragraphs = random.Random(args.seed).sample(paragraphs, min(args.paragraphs, len(paragraphs)))
-    tagger = EntityTagger(None, dtype="fp32")
-    rows = []
-    for first in range(0, len(paragraphs), 64):
-        chunk = paragraphs[first : first + 64]
-        tagged = tagger.tag_many([p for _, p in chunk], entity_types=(*QUESTION_WORDS, "QT"))
-        for (title, paragraph), entities in zip(chunk, tagged, strict=True):
-            keep = ("word", "start", "end", "label", "score")
-            rows.append((title, paragraph, [{k: getattr(e, k) for k in keep} for e in entities]))
-        print(f"{first + len(chunk)} paragraphs tagged", file=sys.stderr, flush=True)
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, "rows": rows}, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(cache)
+    saved = json.loads(cache.read_text(encoding="utf-8")) if cache.is_file() else None
+    if saved is not None and saved["key"] == key:
+        rows = saved["rows"]
+    else:
+        files = sorted(KOWIKI.glob("*.txt"))[args.first_file :: args.every_file]
+        paragraphs = kowiki_paragraphs(files, 150, 1200)
+        paragraphs = random.Random(args.seed).sample(paragraphs, min(args.paragraphs, len(paragraphs)))
+        tagger = EntityTagger(None, dtype="fp32")
+        rows = []
+        for first in range(0, len(paragraphs), 64):
+            chunk = paragraphs[first : first + 64]
+            tagged = tagger.tag_many([p for _, p in chunk], entity_types=(*QUESTION_WORDS, "QT"))
+            for (title, paragraph), entities in zip(chunk, tagged, strict=True):
+                rows.append((title, paragraph, [{k: getattr(e, k) for k in ENTITY_FIELDS} for e in entities]))
+            print(f"{first + len(chunk)} paragraphs tagged", file=sys.stderr, flush=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": key, "rows": rows}, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(cache)
     return [(t, p, [SimpleNamespace(**e) for e in es]) for t, p, es in rows]
 
 
