@@ -79,8 +79,11 @@ korean-encoder: install
 
 # Synthetic Korean cloze questions for stage 11 of the QA recipe (issue 12; docs/korean.md): ~25 minutes on 2
 # cores, most of it the NER default tagging 7,000 Korean Wikipedia paragraphs (kept in runs/korean-cloze-entities.json).
+# The second set (runs/korean-cloze-nouns.json) asks about common nouns too, half the time (무엇을, 어디에):
+# the same paragraphs and tags, seconds once the first is made.
 korean-cloze: install
 	$(BIN)/python scripts/korean_cloze.py make --paragraphs 7000
+	$(BIN)/python scripts/korean_cloze.py make --paragraphs 7000 --noun-share 0.5 --output runs/korean-cloze-nouns.json
 
 # The bilingual default QA model (issues 12, 13), over five sessions (docs/default-model.md, runs 5-9): the Korean
 # encoder's masked-LM adaptation stopped at step 2,400, its Hangul rows grown into the shipped English model,

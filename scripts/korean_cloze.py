@@ -25,6 +25,11 @@ Worked example (paragraph of the kowiki article 지미 카터):
 
     python scripts/korean_cloze.py make --paragraphs 6000 --output runs/korean-cloze.json
 
+With `--noun-share 0.5`, half of the sentences that have entities (and every sentence that has none) are
+asked about a common noun instead (`noun_candidates`): 회사는 공장에서 자동차를 생산한다. → 회사는 공장에서
+무엇을 생산한다? (자동차) or 회사는 어디에서 자동차를 생산한다? (공장). With 0 (the default) the output is
+the first set's, byte for byte.
+
 The output is a SQuAD-format file (`load_qa_file` reads it; one article per paragraph);
 `default_qa_model.py train --stage 11` mixes its questions into the Korean training data.
 """
@@ -61,6 +66,23 @@ MAX_QUESTION_CHARS = 100  # KorQuAD's questions: median 32 characters, 99 % unde
 MIN_SCORE = 0.8  # of the NER entity
 SSANG_SIOT = 20  # the final-consonant index of ㅆ (past tense: 했다, 났다)
 ENTITY_FIELDS = ("word", "start", "end", "label", "score")  # what the tagging cache keeps of an entity
+# Questions about common nouns (`--noun-share`), which no entity type covers: the object of a verb (의자를
+# 샀다 → 무엇을 샀는가?) and the place of an action (의자에 앉았다 → 어디에 앉았는가?). KorQuAD asks 무엇 more
+# than any other word; the entities alone give none.
+NOUN_QUESTION_WORDS = {"OBJ": "무엇", "PLACE": "어디"}
+NOUN_PARTICLES = (("을", "OBJ"), ("를", "OBJ"), ("에서", "PLACE"), ("에", "PLACE"))  # longest first per kind
+# Nouns that are not things or places: pronouns, and the time and grammar words 에 follows (때문에, 동시에).
+NOT_NOUNS = frozenset(
+    "그들 이들 자신 우리 그녀 이것 그것 저것 여기 거기 무엇 누구 이곳 그곳 자기 서로 때문 동시 대신 이후 이전 "
+    "당시 동안 사이 직후 직전 무렵 처음 마지막 최근 현재 오늘날 한편 반면 결과 경우 정도 이상 이하 이외 "
+    "가운데 도중 다음 뒤 앞".split()
+)
+TIME_ENDINGS = ("년", "월", "일", "세기", "시대", "시기", "초", "말", "중반", "후반", "전반", "기간")
+# 에 before these is grammar, not a place: X에 대해 (about X), X에 의해 (by X), X에 따라 (according to X)
+GRAMMAR_AFTER_E = tuple(
+    "대해 대한 대하 의해 의한 의하 따라 따른 따르 관해 관한 관하 비해 비하 걸쳐 있어 해당 달하 달한 이르".split()
+)
+SSANG_SIOT_STEMS = ("있", "없", "같", "많")  # 만들었을, 있을: verbs before 을, not nouns
 
 
 def sentences(paragraph: str) -> list[tuple[int, int]]:
@@ -89,6 +111,8 @@ def question_word(label: str, entity: str) -> str | None:
     """The question word for an entity: 누구/어디/언제, 몇 + its unit for a quantity (3명 → 몇 명)."""
     if label in QUESTION_WORDS:
         return QUESTION_WORDS[label]
+    if label in NOUN_QUESTION_WORDS:
+        return NOUN_QUESTION_WORDS[label]
     if label == "QT":
         unit = re.fullmatch(r"[\d.,]+\s*([가-힣]{1,3})", entity)
         return f"몇 {unit.group(1)}" if unit else None
@@ -108,6 +132,43 @@ def question_ending(sentence: str) -> str:
     ):
         return body[:-1] + "는가?"  # ㅆ (past tense): 했다 → 했는가
     return body + "?"
+
+
+def noun_candidates(paragraph: str, s_start: int, s_end: int, entities: list) -> list:
+    """The common nouns of the sentence `paragraph[s_start:s_end]` a 무엇/어디 question can ask about, as
+    entities (word, start, end, label OBJ | PLACE, score 1) with paragraph offsets: a word of ≥ 2 Hangul
+    syllables followed by 을/를 (OBJ) or 에서/에 (PLACE) and nothing else, outside every tagged entity,
+    not a pronoun, a time word or a verb form (만들었을: the ㅆ of the past), and for 에 not the grammar of
+    에 대해 / 에 의해 / 에 따라.
+
+    >>> [(n.word, n.label) for n in noun_candidates("고양이가 의자에 앉았다.", 0, 13, [])]
+    [('의자', 'PLACE')]
+    """
+    from types import SimpleNamespace
+
+    words = list(re.finditer(r"\S+", paragraph[s_start:s_end]))
+    out = []
+    for i, match in enumerate(words):
+        word = match.group().rstrip(".,")
+        for particle, label in NOUN_PARTICLES:
+            stem = word[: -len(particle)]
+            if not word.endswith(particle) or len(stem) < 2 or not all(map(is_syllable, stem)):
+                continue
+            if particle in ("을", "를") and not agrees(stem[-1], particle):
+                break
+            if final_consonant(stem[-1]) == SSANG_SIOT or stem[-1] in SSANG_SIOT_STEMS:
+                break
+            if stem in NOT_NOUNS or stem.endswith(TIME_ENDINGS):
+                break
+            if particle == "에" and i + 1 < len(words) and words[i + 1].group().startswith(GRAMMAR_AFTER_E):
+                break
+            start = s_start + match.start()
+            end = start + len(stem)
+            if any(e.start < end and start < e.end for e in entities):
+                break
+            out.append(SimpleNamespace(word=stem, start=start, end=end, label=label, score=1.0))
+            break
+    return out
 
 
 def cloze_question(sentence: str, start: int, end: int, label: str, rng: random.Random) -> str | None:
@@ -137,20 +198,28 @@ def cloze_question(sentence: str, start: int, end: int, label: str, rng: random.
 
 
 def paragraph_questions(
-    paragraph: str, entities: list, rng: random.Random, per_paragraph: int, prefix: str
+    paragraph: str,
+    entities: list,
+    rng: random.Random,
+    per_paragraph: int,
+    prefix: str,
+    noun_share: float = 0.0,
 ) -> list[dict]:
-    """Up to `per_paragraph` questions (SQuAD-style `qas` entries) from different sentences."""
+    """Up to `per_paragraph` questions (SQuAD-style `qas` entries) from different sentences; with
+    `noun_share` > 0 a sentence's question is about a common noun (`noun_candidates`) that often where it
+    has entities too, and always where it has only nouns."""
     by_sentence = []
     for s_start, s_end in sentences(paragraph):
         if not MIN_WORDS <= len(paragraph[s_start:s_end].split()) <= MAX_WORDS:
             continue
         inside = [e for e in entities if s_start <= e.start and e.end <= s_end and e.score >= MIN_SCORE]
-        if inside:
-            by_sentence.append((s_start, s_end, inside))
+        nouns = noun_candidates(paragraph, s_start, s_end, entities) if noun_share else []
+        if inside or nouns:
+            by_sentence.append((s_start, s_end, inside, nouns))
     rng.shuffle(by_sentence)
     qas = []
-    for s_start, s_end, inside in by_sentence[:per_paragraph]:
-        entity = rng.choice(inside)
+    for s_start, s_end, inside, nouns in by_sentence[:per_paragraph]:
+        entity = rng.choice(nouns if nouns and (not inside or rng.random() < noun_share) else inside)
         sentence = paragraph[s_start:s_end]
         question = cloze_question(sentence, entity.start - s_start, entity.end - s_start, entity.label, rng)
         if question is None or entity.word in question:
@@ -213,7 +282,9 @@ def make(args) -> None:
     rng = random.Random(args.seed)
     articles, made = [], 0
     for i, (title, paragraph, entities) in enumerate(tagged_paragraphs(args)):
-        qas = paragraph_questions(paragraph, entities, rng, args.per_paragraph, f"kocloze-{i}")
+        qas = paragraph_questions(
+            paragraph, entities, rng, args.per_paragraph, f"kocloze-{i}", args.noun_share
+        )
         if qas:
             made += len(qas)
             articles.append({"title": title, "paragraphs": [{"context": paragraph, "qas": qas}]})
@@ -235,6 +306,12 @@ def main() -> None:
     p.add_argument("--first-file", type=int, default=3, help="kowiki files first-file, +every-file, …")
     p.add_argument("--every-file", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--noun-share",
+        type=float,
+        default=0.0,
+        help="share of the questions about common nouns (무엇/어디) where a sentence has entities too",
+    )
     p.add_argument("--output", default=str(ROOT / "runs" / "korean-cloze.json"))
     p.add_argument("--entities", default=str(ROOT / "runs" / "korean-cloze-entities.json"))
     args = parser.parse_args()

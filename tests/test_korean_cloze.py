@@ -95,3 +95,52 @@ def test_every_answer_is_at_its_place_in_the_paragraph(cloze, seed):
         answer = qa["answers"][0]
         assert paragraph[answer["answer_start"] :].startswith(answer["text"])
         assert answer["text"] not in qa["question"] and qa["question"].endswith("?")
+
+
+@pytest.mark.parametrize(
+    "sentence, nouns, questions",
+    [
+        ("고양이가 의자에 앉았다.", [("의자", "PLACE")], ["고양이가 어디에 앉았는가?"]),
+        (
+            "회사는 공장에서 자동차를 생산한다.",
+            [("공장", "PLACE"), ("자동차", "OBJ")],
+            ["회사는 어디에서 자동차를 생산한다?", "회사는 공장에서 무엇을 생산한다?"],
+        ),
+        ("그는 1945년에 서울에서 태어났다.", [("서울", "PLACE")], ["그는 1945년에 어디에서 태어났는가?"]),
+    ],
+)
+def test_common_noun_questions(cloze, sentence, nouns, questions):
+    found = cloze.noun_candidates(sentence, 0, len(sentence), [])
+    assert [(n.word, n.label) for n in found] == nouns
+    assert [cloze.cloze_question(sentence, n.start, n.end, n.label, NoDrop()) for n in found] == questions
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "정부는 이 문제에 대해 발표했다.",  # 에 대해: grammar
+        "그는 그것을 만들었을 것이다.",  # 그것: a pronoun; 만들었을: a verb
+        "비가 왔기 때문에 취소되었다.",  # 때문에
+        "그 해 3월에 열렸다.",  # a time
+        "이순신은 한성에서 태어났다.",  # 한성 is a tagged entity (below)
+    ],
+)
+def test_no_common_noun_question_from_grammar_pronouns_verbs_times_or_entities(cloze, sentence):
+    entities = (
+        [SimpleNamespace(word="한성", start=4, end=6, label="LC", score=0.9)] if "한성" in sentence else []
+    )
+    assert cloze.noun_candidates(sentence, 0, len(sentence), entities) == []
+
+
+@given(st.integers(0, 10_000))
+def test_noun_questions_keep_the_answer_at_its_place(cloze, seed):
+    paragraph = (
+        "그 공장은 1990년에 처음으로 정문을 열었다. 그 회사는 오늘도 공장에서 자동차를 생산한다. "
+        "작은 고양이가 조용히 의자에 앉았다."
+    )
+    qas = cloze.paragraph_questions(paragraph, [], random.Random(seed), 3, "p", noun_share=0.5)
+    assert qas
+    for qa in qas:
+        answer = qa["answers"][0]
+        assert paragraph[answer["answer_start"] :].startswith(answer["text"])
+        assert answer["text"] not in qa["question"] and ("무엇" in qa["question"] or "어디" in qa["question"])
