@@ -83,6 +83,7 @@ def train_bertkit(job: dict[str, Any]) -> dict[str, Any]:
         seed=s["seed"],
         bf16=None,  # auto (LoopConfig): bf16 where the CPU has bf16 matrix units
         attention_dropout=s.get("attention_dropout"),
+        freeze_layers=s.get("freeze_layers", 0),
         **WINDOWING,
     )
     tic = time.perf_counter()
@@ -331,6 +332,12 @@ def main() -> None:
         default=None,
         help="bertkit's attention dropout (default: the model's)",
     )
+    parser.add_argument(
+        "--freeze-layers",
+        type=int,
+        default=0,
+        help="bertkit's frozen lowest encoder layers (and embeddings); the reference trains them all",
+    )
     parser.add_argument("--out", default=str(BENCH / "out" / "qa_training.json"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--job", help=argparse.SUPPRESS)
@@ -359,6 +366,7 @@ def main() -> None:
         max_grad_norm=1.0,
         seed=args.seed,
         attention_dropout=args.attention_dropout,  # bertkit's only: the reference keeps the model's (0.1)
+        freeze_layers=args.freeze_layers,  # bertkit's only
         **WINDOWING,
     )
     job = {"base": base["dir"], "train_file": str(train_file), "eval_file": str(eval_file)}

@@ -52,9 +52,13 @@ def build(dtype: str):
         starts = torch.randint(0, length, (batch,), generator=g)
         ends = torch.randint(0, length, (batch,), generator=g)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
-            out = module(input_ids=ids, attention_mask=torch.ones_like(ids), token_type_ids=torch.zeros_like(ids))
+            out = module(
+                input_ids=ids, attention_mask=torch.ones_like(ids), token_type_ids=torch.zeros_like(ids)
+            )
         f = torch.nn.functional
-        loss = (f.cross_entropy(out.start_logits.float(), starts) + f.cross_entropy(out.end_logits.float(), ends)) / 2
+        loss = (
+            f.cross_entropy(out.start_logits.float(), starts) + f.cross_entropy(out.end_logits.float(), ends)
+        ) / 2
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimizer.step()
@@ -112,8 +116,10 @@ def main() -> None:
     p.add_argument("--worker", choices=("eager", "compile", "profile"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        result = profile(args.batch, args.dtype) if args.worker == "profile" else run_mode(
-            args.worker, args.steps, args.batch, args.dtype
+        result = (
+            profile(args.batch, args.dtype)
+            if args.worker == "profile"
+            else run_mode(args.worker, args.steps, args.batch, args.dtype)
         )
         print(json.dumps(result))
         return
@@ -133,7 +139,9 @@ def main() -> None:
         "batch": args.batch,
         "steps": args.steps,
         **results,
-        "compile_vs_eager": round(results["compile"]["tokens_per_second"] / results["eager"]["tokens_per_second"], 3),
+        "compile_vs_eager": round(
+            results["compile"]["tokens_per_second"] / results["eager"]["tokens_per_second"], 3
+        ),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -186,3 +186,25 @@ def test_train_then_evaluate_end_to_end(tok_uncased, train_examples, tmp_path):
 
     neither = runner.invoke(app, ["evaluate", "qa", "--data", str(data)])
     assert isinstance(neither.exception, InputError)
+
+
+def test_frozen_lowest_layers_and_embeddings_stay_and_the_rest_learns(tok_uncased, train_examples, tmp_path):
+    model = tiny_model(tok_uncased)
+    before = weights(model)
+    config = TrainConfig(output_dir=str(tmp_path / "out"), **dict(SETTINGS, epochs=1), freeze_layers=1)
+    train(model, train_examples, config, progress=False)
+    after = weights(model)
+    frozen = [k for k in before if k.startswith(("bert.embeddings.", "bert.encoder.layer.0."))]
+    learnt = [k for k in before if k.startswith(("bert.encoder.layer.1.", "qa_outputs."))]
+    assert frozen and learnt
+    assert all(torch.equal(before[k], after[k]) for k in frozen)
+    assert all(not torch.equal(before[k], after[k]) for k in learnt)
+
+
+def test_freeze_layers_is_checked(tok_uncased, tmp_path):
+    from bertkit.training.optimizer import freeze_lowest_layers
+
+    with pytest.raises(InputError, match="has 2 encoder layers"):
+        freeze_lowest_layers(tiny_model(tok_uncased).module, 3)
+    with pytest.raises(InputError, match="freeze_layers goes without train_embeddings_from"):
+        TrainConfig(output_dir=str(tmp_path), freeze_layers=1, train_embeddings_from=10).check()

@@ -56,6 +56,10 @@ ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from the lat
 FreezeEmbeddingsOpt = Annotated[
     bool, typer.Option(help="Keep the word embeddings frozen (smaller deltas to ship).")
 ]
+FreezeLayersOpt = Annotated[
+    int,
+    typer.Option(help="Keep the embeddings and the lowest N encoder layers frozen (faster steps)."),
+]
 # What a command shows of each epoch's evaluation: (column, key of the history entry); the best epoch is
 # starred in the column of its score.
 QA_HISTORY = [("exact match", "exact_match"), ("F1", "f1")]
@@ -98,6 +102,7 @@ def train_qa(
     ] = default(TrainConfig, "answerless_ratio"),
     bf16: Bf16Opt = default(TrainConfig, "bf16"),
     freeze_embeddings: FreezeEmbeddingsOpt = default(TrainConfig, "freeze_embeddings"),
+    freeze_layers: FreezeLayersOpt = default(TrainConfig, "freeze_layers"),
     seed: Annotated[int, typer.Option(help="Seed of initialisation, data order and sampling.")] = default(
         TrainConfig, "seed"
     ),
@@ -175,6 +180,7 @@ def train_ner(
     max_steps: MaxStepsOpt = default(NERTrainConfig, "max_steps"),
     save_every_steps: SaveEveryOpt = default(NERTrainConfig, "save_every_steps"),
     freeze_embeddings: FreezeEmbeddingsOpt = default(NERTrainConfig, "freeze_embeddings"),
+    freeze_layers: FreezeLayersOpt = default(NERTrainConfig, "freeze_layers"),
     resume: ResumeOpt = False,
     as_json: JsonOpt = False,
 ) -> None:

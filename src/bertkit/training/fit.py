@@ -48,7 +48,7 @@ from .checkpoints import (
     save_checkpoint,
 )
 from .loop_config import LoopConfig
-from .optimizer import limit_embedding_training, linear_scheduler, make_optimizer
+from .optimizer import freeze_lowest_layers, limit_embedding_training, linear_scheduler, make_optimizer
 from .processes import (
     average_gradients,
     broadcast_weights,
@@ -184,6 +184,7 @@ class Run:
         undecayed = limit_embedding_training(
             self.module, config.freeze_embeddings, config.train_embeddings_from
         )
+        freeze_lowest_layers(self.module, config.freeze_layers)
         self.optimizer = make_optimizer(self.module, config.lr, config.weight_decay, undecayed=undecayed)
         self.scheduler = linear_scheduler(self.optimizer, config.warmup_ratio, total_steps)
         self.settings, self.defaults = run_settings(config, job.settings, world)

@@ -46,6 +46,27 @@ def limit_embedding_training(module: Any, freeze: bool, train_from: int | None) 
     return [weight]
 
 
+def freeze_lowest_layers(module: Any, layers: int) -> None:
+    """Freeze every embedding and the lowest `layers` encoder layers of `module` (BERT, RoBERTa, ELECTRA:
+    `encoder.layer`; DistilBERT: `transformer.layer` — the first layer stack of the base model). Nothing
+    below layer `layers` then needs a gradient, so autograd stops there. Raises `InputError` when the model
+    has fewer layers."""
+    import torch
+
+    from ..errors import InputError
+
+    if not layers:
+        return
+    base = getattr(module, "get_base_model", lambda: module)().base_model  # a LoRA (peft) model: its base
+    stack = next((m for m in base.modules() if isinstance(m, torch.nn.ModuleList)), None)
+    if stack is None or layers > len(stack):
+        have = 0 if stack is None else len(stack)
+        raise InputError(f"freeze_layers is {layers}, but the model has {have} encoder layers")
+    for part in (base.embeddings, *stack[:layers]):
+        for parameter in part.parameters():
+            parameter.requires_grad_(False)
+
+
 def linear_schedule(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
     """Learning-rate factor: 0 → 1 over the warmup, then 1 → 0 at the last step.
 
