@@ -208,3 +208,47 @@ def test_freeze_layers_is_checked(tok_uncased, tmp_path):
         freeze_lowest_layers(tiny_model(tok_uncased).module, 3)
     with pytest.raises(InputError, match="freeze_layers goes without train_embeddings_from"):
         TrainConfig(output_dir=str(tmp_path), freeze_layers=1, train_embeddings_from=10).check()
+
+
+def test_freezing_stops_the_backward_pass_below_the_trained_layers_also_for_electra():
+    # ELECTRA-small projects its 16-wide embeddings to the hidden size outside `embeddings`: that projection
+    # is frozen too, so the frozen layers' output needs no gradient (else backward would run through them).
+    from transformers import ElectraConfig, ElectraForQuestionAnswering
+
+    from bertkit.training.optimizer import freeze_lowest_layers
+
+    config = ElectraConfig(
+        vocab_size=50,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=32,
+    )
+    model = ElectraForQuestionAnswering(config)
+    freeze_lowest_layers(model, 2)
+    trained = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trained and all(n.startswith(("electra.encoder.layer.2.", "qa_outputs.")) for n in trained)
+    seen = []
+    model.electra.encoder.layer[1].register_forward_hook(lambda m, i, out: seen.append(out))
+    model(input_ids=torch.tensor([[1, 2, 3, 4]]))
+    output = seen[0][0] if isinstance(seen[0], tuple) else seen[0]
+    assert not output.requires_grad
+
+
+def test_freeze_layers_refuses_a_model_without_a_layer_stack():
+    from transformers import AlbertConfig, AlbertForQuestionAnswering
+
+    from bertkit.training.optimizer import freeze_lowest_layers
+
+    config = AlbertConfig(
+        vocab_size=50,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    with pytest.raises(InputError, match="encoder.layer or transformer.layer"):
+        freeze_lowest_layers(AlbertForQuestionAnswering(config), 2)

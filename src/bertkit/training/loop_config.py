@@ -38,7 +38,8 @@ class LoopConfig:
             `hangul.extend_model`: the new syllables learn, the base rows stay exactly as they were).
         attention_dropout: dropout on the attention probabilities while training (None: the model's own;
             0 lets SDPA use its fast kernel: `batches.set_attention_dropout`).
-        freeze_layers: keep all the embeddings and the lowest this many encoder layers as they are. The
+        freeze_layers: keep all the embeddings and the lowest this many encoder layers as they are (the
+            flags stay on the module after training; a masked-LM decoder tied to the embeddings stays too). The
             backward pass then stops above them: a frozen layer costs its forward only, a third of a trained
             one's work (2 of 6 frozen: 14 layer-passes of work instead of 18). Goes without
             `train_embeddings_from` (those rows would get no gradient).

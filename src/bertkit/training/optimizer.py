@@ -46,24 +46,32 @@ def limit_embedding_training(module: Any, freeze: bool, train_from: int | None) 
     return [weight]
 
 
-def freeze_lowest_layers(module: Any, layers: int) -> None:
-    """Freeze every embedding and the lowest `layers` encoder layers of `module` (BERT, RoBERTa, ELECTRA:
-    `encoder.layer`; DistilBERT: `transformer.layer` — the first layer stack of the base model). Nothing
-    below layer `layers` then needs a gradient, so autograd stops there. Raises `InputError` when the model
-    has fewer layers."""
-    import torch
+LAYER_STACKS = ("encoder.layer", "transformer.layer")  # BERT, RoBERTa, ELECTRA, DeBERTa; DistilBERT
 
+
+def freeze_lowest_layers(module: Any, layers: int) -> None:
+    """Freeze everything of `module`'s base model below encoder layer `layers`: the embeddings (with
+    ELECTRA's projection, DeBERTa's relative embeddings: every base parameter outside the layer stack and
+    the pooler) and the lowest `layers` layers of the stack (`encoder.layer`, DistilBERT's
+    `transformer.layer`). Nothing below layer `layers` then needs a gradient, so autograd stops there. Raises
+    `InputError` when the model has fewer layers or no such stack (ALBERT shares one layer: nothing to
+    freeze layer by layer)."""
     from ..errors import InputError
 
     if not layers:
         return
-    base = getattr(module, "get_base_model", lambda: module)().base_model  # a LoRA (peft) model: its base
-    stack = next((m for m in base.modules() if isinstance(m, torch.nn.ModuleList)), None)
-    if stack is None or layers > len(stack):
-        have = 0 if stack is None else len(stack)
-        raise InputError(f"freeze_layers is {layers}, but the model has {have} encoder layers")
-    for part in (base.embeddings, *stack[:layers]):
-        for parameter in part.parameters():
+    inner = getattr(module, "get_base_model", lambda: module)()  # a LoRA (peft) model: the model it wraps
+    base = getattr(inner, "base_model", None)
+    names = {name for name, _ in base.named_modules()} if base is not None else set()
+    path = next((p for p in LAYER_STACKS if p in names), None)
+    if path is None:
+        raise InputError("freeze_layers needs a model with an encoder.layer or transformer.layer stack")
+    stack = base.get_submodule(path)
+    if layers > len(stack):
+        raise InputError(f"freeze_layers is {layers}, but the model has {len(stack)} encoder layers")
+    trained = tuple(f"{path}.{i}." for i in range(layers, len(stack))) + ("pooler.",)
+    for name, parameter in base.named_parameters():
+        if not name.startswith(trained):
             parameter.requires_grad_(False)
 
 
