@@ -79,7 +79,8 @@ korean-encoder: install
 
 # Synthetic Korean cloze questions for stage 11 of the QA recipe (issue 12; docs/korean.md): ~25 minutes on 2
 # cores, most of it the NER default tagging 7,000 Korean Wikipedia paragraphs (kept in runs/korean-cloze-entities.json).
-# The second set (runs/korean-cloze-nouns.json) asks about common nouns too, half the time (무엇을, 어디에):
+# The second set (runs/korean-cloze-nouns.json) also asks about common nouns (무엇을, 어디에): in every sentence
+# without an entity and in half of those with one;
 # the same paragraphs and tags, seconds once the first is made.
 korean-cloze: install
 	$(BIN)/python scripts/korean_cloze.py make --paragraphs 7000

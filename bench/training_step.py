@@ -5,7 +5,7 @@
 
 A randomly initialised model of the default's shape (MiniLM-L6: 6 layers, hidden 384, 12 heads, a QA head;
 attention dropout 0 as the default QA recipe trains it, hidden dropout 0.1; the word embeddings frozen as
-bertkit freezes them) takes AdamW steps on random batches whose lengths cycle through 224-384 tokens (the
+the default QA recipe keeps its English rows; `bertkit train qa` trains them unless told not to) takes AdamW steps on random batches whose lengths cycle through 224-384 tokens (the
 lengths bertkit's length-grouped, padded-to-longest batches have). Each mode runs in its own process on
 the same batches, in fp32 (`--dtype bf16` runs the step under bf16 autocast, as `fit` does where the CPU
 has bf16 units). The first half of the steps is warm-up (the compiler's work lands there); tokens/s is over
@@ -115,6 +115,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=BENCH / "out" / "training_step.json")
     p.add_argument("--worker", choices=("eager", "compile", "profile"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.steps < 2 or args.batch < 1:
+        p.error("--steps must be at least 2 (half of them warm-up) and --batch at least 1")
     if args.worker:
         result = (
             profile(args.batch, args.dtype)

@@ -71,17 +71,25 @@ ENTITY_FIELDS = ("word", "start", "end", "label", "score")  # what the tagging c
 # than any other word; the entities alone give none.
 NOUN_QUESTION_WORDS = {"OBJ": "무엇", "PLACE": "어디"}
 NOUN_PARTICLES = (("을", "OBJ"), ("를", "OBJ"), ("에서", "PLACE"), ("에", "PLACE"))  # longest first per kind
-# Nouns that are not things or places: pronouns, and the time and grammar words 에 follows (때문에, 동시에).
-NOT_NOUNS = frozenset(
-    "그들 이들 자신 우리 그녀 이것 그것 저것 여기 거기 무엇 누구 이곳 그곳 자기 서로 때문 동시 대신 이후 이전 "
-    "당시 동안 사이 직후 직전 무렵 처음 마지막 최근 현재 오늘날 한편 반면 결과 경우 정도 이상 이하 이외 "
-    "가운데 도중 다음 뒤 앞".split()
+PRONOUNS = frozenset(
+    "그들 이들 자신 우리 그녀 이것 그것 저것 여기 거기 무엇 누구 이곳 그곳 자기 서로".split()
+)  # no question about them
+# Not places, though 에 follows them: time words (가을에, 나중에, 1945년에) and grammar (때문에, 동시에).
+NOT_PLACES = frozenset(
+    "때문 동시 대신 이후 이전 당시 동안 사이 직후 직전 무렵 처음 마지막 최근 현재 오늘날 한편 반면 결과 "
+    "경우 정도 이상 이하 이외 가운데 도중 다음 과정 불과 봄 여름 가을 겨울 아침 저녁 오전 오후 새벽 낮 "
+    "주말 나중 과거 미래 초기 중기 말기 후기 시절 순간 그때 이때 그날 그해 이듬해 전날 다음날".split()
 )
 TIME_ENDINGS = ("년", "월", "일", "세기", "시대", "시기", "초", "말", "중반", "후반", "전반", "기간")
 # 에 before these is grammar, not a place: X에 대해 (about X), X에 의해 (by X), X에 따라 (according to X)
 GRAMMAR_AFTER_E = tuple(
-    "대해 대한 대하 의해 의한 의하 따라 따른 따르 관해 관한 관하 비해 비하 걸쳐 있어 해당 달하 달한 이르".split()
+    "대해 대한 대하 의해 의한 의하 따라 따른 따르 관해 관한 관하 비해 비하 걸쳐 있어 해당 달하 달한 이르 "
+    "불과 앞서 반해 반하 대응 맞서 반대".split()
 )
+# Verb forms, not nouns: 만들었을, 있을 (the ㅆ of the past, 있/없/같/많 before 을), 옳았음을 (음 after
+# the past), 중요함을, 되기를, 하기에 (nominalised verbs), 통치하에 (하 before 에: "under").
+SSANG_SIOT_STEMS = ("있", "없", "같", "많")
+VERB_NOUN_ENDINGS = ("하기", "되기", "함", "됨", "하")  # 군함, 잠수함 are lost with them: rare
 SSANG_SIOT_STEMS = ("있", "없", "같", "많")  # 만들었을, 있을: verbs before 을, not nouns
 
 
@@ -138,8 +146,9 @@ def noun_candidates(paragraph: str, s_start: int, s_end: int, entities: list) ->
     """The common nouns of the sentence `paragraph[s_start:s_end]` a 무엇/어디 question can ask about, as
     entities (word, start, end, label OBJ | PLACE, score 1) with paragraph offsets: a word of ≥ 2 Hangul
     syllables followed by 을/를 (OBJ) or 에서/에 (PLACE) and nothing else, outside every tagged entity,
-    not a pronoun, a time word or a verb form (만들었을: the ㅆ of the past), and for 에 not the grammar of
-    에 대해 / 에 의해 / 에 따라.
+    not a pronoun or a verb form (만들었을, 옳았음을, 중요함을, 되기를), and for a place not a time or
+    grammar word (가을에, 때문에) nor the 에 of 에 대해 / 에 의해 / 에 따라. 에 also marks goals and topics
+    (전쟁에 반대하였다): those places are the noisiest questions.
 
     >>> [(n.word, n.label) for n in noun_candidates("고양이가 의자에 앉았다.", 0, 13, [])]
     [('의자', 'PLACE')]
@@ -158,7 +167,11 @@ def noun_candidates(paragraph: str, s_start: int, s_end: int, entities: list) ->
                 break
             if final_consonant(stem[-1]) == SSANG_SIOT or stem[-1] in SSANG_SIOT_STEMS:
                 break
-            if stem in NOT_NOUNS or stem.endswith(TIME_ENDINGS):
+            if stem.endswith(VERB_NOUN_ENDINGS) or (
+                stem[-1] == "음" and final_consonant(stem[-2]) == SSANG_SIOT
+            ):
+                break
+            if stem in PRONOUNS or (label == "PLACE" and (stem in NOT_PLACES or stem.endswith(TIME_ENDINGS))):
                 break
             if particle == "에" and i + 1 < len(words) and words[i + 1].group().startswith(GRAMMAR_AFTER_E):
                 break

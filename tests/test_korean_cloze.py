@@ -123,6 +123,9 @@ def test_common_noun_questions(cloze, sentence, nouns, questions):
         "비가 왔기 때문에 취소되었다.",  # 때문에
         "그 해 3월에 열렸다.",  # a time
         "이순신은 한성에서 태어났다.",  # 한성 is a tagged entity (below)
+        "그는 가을에 서울로 돌아왔다.",  # a season: a time, not a place
+        "그것이 옳았음을 밝혔다.",  # 옳았음: a verb made a noun
+        "일제 통치하에 있었다.",  # 통치하에: "under", not a place
     ],
 )
 def test_no_common_noun_question_from_grammar_pronouns_verbs_times_or_entities(cloze, sentence):
