@@ -5,8 +5,9 @@
 
 A randomly initialised model of the default's shape (MiniLM-L6: 6 layers, hidden 384, 12 heads, a QA head;
 attention dropout 0 as the default QA recipe trains it, hidden dropout 0.1; the word embeddings frozen as
-the default QA recipe keeps its English rows; `bertkit train qa` trains them unless told not to) takes AdamW steps on random batches whose lengths cycle through 224-384 tokens (the
-lengths bertkit's length-grouped, padded-to-longest batches have). Each mode runs in its own process on
+the default QA recipe keeps its English rows; `bertkit train qa` trains them unless told not to) takes
+AdamW steps on random batches whose lengths cycle through 224-384 tokens (the lengths bertkit's
+length-grouped, padded-to-longest batches have). Each mode runs in its own process on
 the same batches, in fp32 (`--dtype bf16` runs the step under bf16 autocast, as `fit` does where the CPU
 has bf16 units). The first half of the steps is warm-up (the compiler's work lands there); tokens/s is over
 the second half; `first_half_seconds` shows what compiling costs. `--profile` adds torch's profile of

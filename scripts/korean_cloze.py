@@ -90,7 +90,11 @@ GRAMMAR_AFTER_E = tuple(
 # the past), 중요함을, 되기를, 하기에 (nominalised verbs), 통치하에 (하 before 에: "under").
 SSANG_SIOT_STEMS = ("있", "없", "같", "많")
 VERB_NOUN_ENDINGS = ("하기", "되기", "함", "됨", "하")  # 군함, 잠수함 are lost with them: rare
-SSANG_SIOT_STEMS = ("있", "없", "같", "많")  # 만들었을, 있을: verbs before 을, not nouns
+
+
+def past_tense(syllable: str) -> bool:
+    """Whether `syllable` carries the ㅆ final of the past tense (했, 났, 았): past_tense("했") is True."""
+    return is_syllable(syllable) and final_consonant(syllable) == SSANG_SIOT
 
 
 def sentences(paragraph: str) -> list[tuple[int, int]]:
@@ -132,12 +136,7 @@ def question_ending(sentence: str) -> str:
     body = sentence[:-1]
     if body.endswith("이다"):
         return body[:-2] + "인가?"
-    if (
-        body.endswith("다")
-        and len(body) > 1
-        and is_syllable(body[-2])
-        and final_consonant(body[-2]) == SSANG_SIOT
-    ):
+    if body.endswith("다") and len(body) > 1 and past_tense(body[-2]):
         return body[:-1] + "는가?"  # ㅆ (past tense): 했다 → 했는가
     return body + "?"
 
@@ -165,11 +164,9 @@ def noun_candidates(paragraph: str, s_start: int, s_end: int, entities: list) ->
                 continue
             if particle in ("을", "를") and not agrees(stem[-1], particle):
                 break
-            if final_consonant(stem[-1]) == SSANG_SIOT or stem[-1] in SSANG_SIOT_STEMS:
+            if past_tense(stem[-1]) or stem[-1] in SSANG_SIOT_STEMS:
                 break
-            if stem.endswith(VERB_NOUN_ENDINGS) or (
-                stem[-1] == "음" and final_consonant(stem[-2]) == SSANG_SIOT
-            ):
+            if stem.endswith(VERB_NOUN_ENDINGS) or (stem[-1] == "음" and past_tense(stem[-2])):
                 break
             if stem in PRONOUNS or (label == "PLACE" and (stem in NOT_PLACES or stem.endswith(TIME_ENDINGS))):
                 break

@@ -210,6 +210,12 @@ def test_freeze_layers_is_checked(tok_uncased, tmp_path):
         TrainConfig(output_dir=str(tmp_path), freeze_layers=1, train_embeddings_from=10).check()
 
 
+# The shape both ELECTRA-small and ALBERT have: embeddings narrower than the hidden size, projected up.
+NARROW_EMBEDDINGS = dict(
+    vocab_size=50, embedding_size=16, hidden_size=32, num_attention_heads=2, intermediate_size=64
+)
+
+
 def test_freezing_stops_the_backward_pass_below_the_trained_layers_also_for_electra():
     # ELECTRA-small projects its 16-wide embeddings to the hidden size outside `embeddings`: that projection
     # is frozen too, so the frozen layers' output needs no gradient (else backward would run through them).
@@ -217,15 +223,7 @@ def test_freezing_stops_the_backward_pass_below_the_trained_layers_also_for_elec
 
     from bertkit.training.optimizer import freeze_lowest_layers
 
-    config = ElectraConfig(
-        vocab_size=50,
-        embedding_size=16,
-        hidden_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=32,
-    )
+    config = ElectraConfig(**NARROW_EMBEDDINGS, num_hidden_layers=3, max_position_embeddings=32)
     model = ElectraForQuestionAnswering(config)
     freeze_lowest_layers(model, 2)
     trained = {n for n, p in model.named_parameters() if p.requires_grad}
@@ -242,13 +240,6 @@ def test_freeze_layers_refuses_a_model_without_a_layer_stack():
 
     from bertkit.training.optimizer import freeze_lowest_layers
 
-    config = AlbertConfig(
-        vocab_size=50,
-        embedding_size=16,
-        hidden_size=32,
-        num_hidden_layers=4,
-        num_attention_heads=2,
-        intermediate_size=64,
-    )
+    config = AlbertConfig(**NARROW_EMBEDDINGS, num_hidden_layers=4)
     with pytest.raises(InputError, match="encoder.layer or transformer.layer"):
         freeze_lowest_layers(AlbertForQuestionAnswering(config), 2)
