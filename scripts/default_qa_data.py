@@ -1,4 +1,4 @@
-"""The training data of bertkit's default QA model (`default_qa_model.py` holds the recipe's stages): which
+"""The training data of bertkit's default QA model (`default_qa_stages.py` holds the recipe's stages): which
 files, which articles are held out for model selection, and the augmentations the stages mix in (buried
 paragraphs, excerpts of long papers, AddSent-style distractors). The dev files are never read here.
 """
