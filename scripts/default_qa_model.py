@@ -68,6 +68,22 @@ def grow(args) -> None:
     )
 
 
+def graft(args) -> None:
+    """A QA model whose encoder is another run's (`korean_encoder.py train --init` over this model's own
+    encoder: more Korean masked LM), its QA head kept: the start of a QA stage that measures what the
+    masked-LM adaptation adds."""
+    from korean_encoder import copy_encoder
+
+    from bertkit.loading import export_model, load
+
+    model = load_model(args.model)
+    copied = copy_encoder(load(args.encoder, "pretraining").module, model.module)
+    print(
+        f"{export_model(model, args.output)}: {args.model} with the encoder of {args.encoder} ({copied} tensors)",
+        file=sys.stderr,
+    )
+
+
 def stage_dir(stage: int) -> str:
     """Where `make default-model` writes stage N's model (and where stage N + 1 starts by default)."""
     return str(ROOT / "runs" / ("default-qa" if stage == 1 else f"default-qa-stage{stage}"))
@@ -265,6 +281,10 @@ def main() -> None:
     p.add_argument("--models", nargs=2, required=True, help="two models (default, a directory, a package)")
     p.add_argument("--weight", type=float, default=0.5, help="the first model's share")
     p.add_argument("--output", required=True)
+    p = sub.add_parser("graft", help="a QA model with another run's encoder (its QA head kept)")
+    p.add_argument("--encoder", required=True, help="a korean_encoder.py train output (or checkpoint)")
+    p.add_argument("--model", required=True, help="the QA model (a directory or a package)")
+    p.add_argument("--output", required=True)
     p = sub.add_parser("package")
     p.add_argument("--model", default=str(ROOT / "runs" / "default-qa"))
     p.add_argument("--bits", type=int, default=8)
@@ -272,7 +292,15 @@ def main() -> None:
     p.add_argument("--stopped-at", type=int, help="the step a checkpoint shipped was taken at (recorded)")
     p.add_argument("--shipped", help="what the model is, when not a stage's output (recorded): e.g. a soup")
     args = parser.parse_args()
-    {"train": train, "grow": grow, "evaluate": evaluate, "soup": soup, "package": package}[args.command](args)
+    commands = {
+        "train": train,
+        "grow": grow,
+        "evaluate": evaluate,
+        "soup": soup,
+        "graft": graft,
+        "package": package,
+    }
+    commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,14 @@ then masked-LM adaptation of the default pre-training model on Korean and Englis
                                                   # masked-LM + NSP on Korean and English text (~45 min, 2 cores)
     python scripts/korean_encoder.py evaluate [--model DIR]   # held-out masked top-1/top-5, NSP (JSON)
 
+A QA model's encoder adapted again (runs 13m: does more Korean masked LM help the QA model read Korean?):
+
+    python scripts/korean_encoder.py init --encoder runs/default-qa-stage12 --output runs/korean-readapt/init
+    python scripts/korean_encoder.py train --init runs/korean-readapt/init --output runs/korean-readapt/model \
+        --kowiki-first 1 --kowiki-every 24 --english-share 1.0 [--resume]
+    python scripts/default_qa_model.py graft --encoder runs/korean-readapt/model --model runs/default-qa-stage12 \
+        --output runs/default-qa-stage12-readapted     # the QA model with the adapted encoder; then a QA stage
+
 Growing the vocabulary: `hangul.extend_model` appends S and ##S rows for each syllable, each the mean of the
 base rows of its jamo tokens (what MiniLM saw for that syllable). Training moves only those new rows of the
 embedding matrix (`train_embeddings_from`): the 30,522 base rows stay bit-exact, so a shipped delta holds
@@ -87,18 +95,27 @@ def qa_contexts(paths: list[Path]) -> list[str]:
     return [c for path in paths for c in dict.fromkeys(e.context for e in load_qa_file(path).examples)]
 
 
-def documents() -> tuple[list[str], list[str], list[str], list[str]]:
+def documents(
+    first: int = 0, every: int = KOWIKI_EVERY, english_share: float | None = None
+) -> tuple[list[str], list[str], list[str], list[str]]:
     """(Korean training, Korean held-out, English training, English held-out) documents, in a fixed order.
-    Held out: every 50th Korean Wikipedia paragraph, every 20th wikitext-2 paragraph (as default_heads.py)."""
+    Korean Wikipedia: files first, first + every, ... (the encoder's run 2 read 0, 6, 12, ...; the cloze sets
+    3, 9, 15, ...). Held out: every 50th of their paragraphs, every 20th wikitext-2 paragraph (as
+    default_heads.py). english_share: English training documents cut (evenly) to about that many characters
+    per Korean character (None: all of them)."""
     from bertkit.corpus import read_texts
     from bertkit.training.mlm_data import held_out
 
-    wiki = [p for path in KOREAN_TEXT[: len(KOREAN_TEXT) - 2 : KOWIKI_EVERY] for p in paragraphs(path)]
+    kowiki = KOREAN_TEXT[: len(KOREAN_TEXT) - 2]
+    wiki = [p for path in kowiki[first::every] for p in paragraphs(path)]
     ko_train, ko_held = held_out(wiki, HELD_OUT_EVERY)
     ko_train += [t for path in KOREAN_TEXT[-2:] for t in read_texts(path)] + qa_contexts(KOREAN_QA_TRAIN)
     english = [t.strip() for t in read_texts(DATA / "text" / "wikitext2-test-raw.txt")]
     en_train, en_held = held_out([t for t in english if not (t.startswith("=") and t.endswith("="))], 20)
     en_train += qa_contexts(ENGLISH_QA_TRAIN)
+    if english_share is not None:
+        ratio = english_share * sum(map(len, ko_train)) / sum(map(len, en_train))
+        en_train = [t for i, t in enumerate(en_train) if int((i + 1) * ratio) > int(i * ratio)]
     return ko_train, ko_held, en_train, en_held
 
 
@@ -114,6 +131,23 @@ def interleave(a: list[str], b: list[str]) -> list[str]:
     return out + b[j:]
 
 
+def copy_encoder(source, target) -> int:
+    """Copy the BERT encoder (`bert.embeddings.*`, `bert.encoder.*`) of transformers model `source` into
+    `target` (another task's head on the same encoder shape); heads and pooler stay. Returns the tensors
+    copied."""
+    import torch
+
+    wanted = ("bert.embeddings.", "bert.encoder.")
+    theirs = {k: v for k, v in source.state_dict().items() if k.startswith(wanted)}
+    ours = target.state_dict()
+    if not theirs or set(theirs) - set(ours) or any(ours[k].shape != v.shape for k, v in theirs.items()):
+        sys.exit("error: the two models' encoders differ (names or shapes); both must be the grown MiniLM")
+    with torch.no_grad():
+        for name, tensor in theirs.items():
+            ours[name].copy_(tensor)
+    return len(theirs)
+
+
 def init(args) -> None:
     from bertkit.hangul import as_transformers, extend_model, minilm_hangul_exact
     from bertkit.loading import load
@@ -121,7 +155,12 @@ def init(args) -> None:
     model = load("default", "pretraining")
     base, grown = minilm_hangul_exact()
     extend_model(model.module, base, grown)
-    out = RUNS / "init"
+    if args.encoder:  # a bilingual QA model's encoder under the pre-training heads
+        from default_qa_model import load_model
+
+        copied = copy_encoder(load_model(args.encoder).module, model.module)
+        print(f"encoder from {args.encoder} ({copied} tensors)", file=sys.stderr)
+    out = Path(args.output) if args.output else RUNS / "init"
     model.module.save_pretrained(out)
     as_transformers(grown).save_pretrained(out)
     print(f"{out}: vocabulary {base.get_vocab_size():,} → {grown.get_vocab_size():,}", file=sys.stderr)
@@ -133,18 +172,20 @@ def train(args) -> None:
     from bertkit.training.mlm import MLMTrainConfig
     from bertkit.training.mlm import train as run
 
-    ko_train, ko_held, en_train, en_held = documents()
+    ko_train, ko_held, en_train, en_held = documents(args.kowiki_first, args.kowiki_every, args.english_share)
     print(
         f"Korean: {len(ko_train):,} documents ({sum(map(len, ko_train)):,} characters), {len(ko_held):,} held out; "
         f"English: {len(en_train):,} ({sum(map(len, en_train)):,} characters), {len(en_held):,} held out",
         file=sys.stderr,
     )
     config = MLMTrainConfig(
-        output_dir=str(RUNS / "model"), max_steps=args.max_steps, train_embeddings_from=30522, **TRAINING
+        output_dir=args.output or str(RUNS / "model"),
+        max_steps=args.max_steps,
+        train_embeddings_from=30522,
+        **TRAINING,
     )
-    result = run(
-        str(RUNS / "init"), interleave(ko_train, en_train), config, ko_held + en_held, resume=args.resume
-    )
+    texts = interleave(ko_train, en_train)
+    result = run(args.init or str(RUNS / "init"), texts, config, ko_held + en_held, resume=args.resume)
     print(json.dumps({"best": result.best, "history": result.history}, default=str))
 
 
@@ -171,7 +212,7 @@ def evaluate(args) -> None:
     from bertkit.training.mlm import evaluate as score
     from bertkit.training.mlm_data import pretraining_rows
 
-    _, ko_held, _, en_held = documents()
+    _, ko_held, _, en_held = documents(args.kowiki_first, args.kowiki_every)
     config = MLMTrainConfig(**{k: v for k, v in TRAINING.items() if k != "save_every_steps"})
     model = load(args.model or str(RUNS / "model"), "pretraining")
     report = {}
@@ -189,12 +230,22 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("syllables")
     p.add_argument("--min-count", type=int, default=2)
-    sub.add_parser("init")
+    p = sub.add_parser("init")
+    p.add_argument(
+        "--encoder", help="a bilingual QA model whose encoder goes under the heads (default: MiniLM's)"
+    )
+    p.add_argument("--output", help="default: runs/korean-encoder/init")
     p = sub.add_parser("train")
+    p.add_argument("--init", help="default: runs/korean-encoder/init")
+    p.add_argument("--output", help="default: runs/korean-encoder/model")
+    p.add_argument("--english-share", type=float, help="English characters per Korean one (default: all)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--max-steps", type=int, default=None, help="stop there (resumable)")
     p = sub.add_parser("evaluate")
     p.add_argument("--model", default=None)
+    for p in (sub.choices["train"], sub.choices["evaluate"]):
+        p.add_argument("--kowiki-first", type=int, default=0, help="the first Korean Wikipedia file read")
+        p.add_argument("--kowiki-every", type=int, default=KOWIKI_EVERY, help="then every N-th file")
     args = parser.parse_args()
     {"syllables": syllables, "init": init, "train": train, "evaluate": evaluate}[args.command](args)
 
