@@ -80,3 +80,16 @@ def test_qa_batch_error_records_are_missing_predictions(capsys, monkeypatch, tmp
     code, out, err = run(capsys, monkeypatch, *args)
     assert code == 0, err
     assert (json.loads(out)["missing"], json.loads(out)["exact_match"]) == (1, 50.0)
+
+
+def test_evaluate_says_where_the_answers_went(capsys, monkeypatch, tmp_path, gold):
+    predictions = tmp_path / "p.json"
+    predictions.write_text(json.dumps({"q1": "in France", "q2": "Paris"}), encoding="utf-8")
+    args = ["evaluate", "qa", "--data", str(gold), "--predictions", str(predictions)]
+    code, out, err = run(capsys, monkeypatch, *args, "--json")
+    assert code == 0, err
+    kinds = json.loads(out)["answer_kinds"]
+    assert {k: v for k, v in kinds.items() if v} == {"wider": 1, "elsewhere": 1}
+    code, out, err = run(capsys, monkeypatch, *args)
+    assert code == 0, err
+    assert "where the answers went" in out and "50.0 %" in out and "overlapping" not in out

@@ -67,6 +67,7 @@ def evaluate_qa(
     not a score of 0.00."""
     from ..errors import InputError
     from ..files import check_writable
+    from ..training.answer_kinds import answer_kinds
     from ..training.metrics import METRICS, Metric, evaluate_predictions
     from ..training.predictions import read_predictions, write_predictions
     from ._util import exactly_one
@@ -80,19 +81,21 @@ def evaluate_qa(
         raise InputError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
     dataset = qa_dataset(data, scoring_only=True)
     metric = metric or dataset.default_metric
-    predicted: dict[str, str] | None = None
+    golds = dataset.gold_answers()
     if predictions is not None:
-        golds = dataset.gold_answers()
-        scores = evaluate_predictions(golds, read_predictions(predictions), cast(Metric, metric))
+        predicted: dict[str, str] = read_predictions(predictions)
+        scores = evaluate_predictions(golds, predicted, cast(Metric, metric))
     else:
         scores, predicted = run_qa_model(str(model), dataset, metric, max_length, stride, dtype)
+    kinds = answer_kinds(golds, predicted, cast(Metric, metric))
     if as_json:
-        emit_json(scores)
+        emit_json(scores | {"answer_kinds": kinds})
     else:
         out.print(qa_scores_table(scores, f"{data.name} ({metric})"))
+        out.print(answer_kinds_table(kinds))
     if scores.get("missing"):
         show_notes([f"{scores['missing']} questions have no prediction and score 0"])
-    if output is not None and predicted is not None:  # after the scores: a failed write loses neither
+    if output is not None and model is not None:  # after the scores: a failed write loses neither
         write_predictions(output, predicted)
 
 
@@ -116,6 +119,16 @@ def qa_scores_table(scores: dict[str, Any], title: str) -> Table:
         if f"{prefix}f1" in scores:
             em, f1, n = scores[f"{prefix}exact_match"], scores[f"{prefix}f1"], scores[f"{prefix}n"]
             table.add_row(label, f"{em:.2f}", f"{f1:.2f}", str(n))
+    return table
+
+
+def answer_kinds_table(kinds: dict[str, int]) -> Table:
+    """Where the answers went (`training.answer_kinds`): the kinds that occur, with their share."""
+    total = sum(kinds.values())
+    table = new_table("answer", "questions", "share", left=("answer",), title="where the answers went")
+    for kind, count in kinds.items():
+        if count:
+            table.add_row(kind.replace("_", " "), str(count), f"{100 * count / total:.1f} %")
     return table
 
 
