@@ -119,6 +119,7 @@ OPT_IN = ("squad-v1.1-dev-buried-20",)  # evaluated only when --sets names them
 
 
 def evaluate(args) -> None:
+    from bertkit.training.answer_kinds import answer_kinds
     from bertkit.training.qa import evaluate
     from bertkit.training.qa_adversarial import adversarial
     from bertkit.training.qa_data import buried
@@ -153,8 +154,11 @@ def evaluate(args) -> None:
     model = load_model(args.model)
     report = {}
     for name in names:
-        scores, _ = evaluate(model, every[name](), metrics.get(name), dtype=args.dtype)
+        dataset = every[name]()
+        scores, predictions = evaluate(model, dataset, metrics.get(name), dtype=args.dtype)
+        kinds = answer_kinds(dataset.gold_answers(), predictions, scores["metric"])
         report[name] = {k: round(scores[k], 2) for k in ("exact_match", "f1")} | {"n": scores["n"]}
+        report[name]["answer_kinds"] = {k: v for k, v in kinds.items() if v}
         print(name, report[name], file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))
 
