@@ -18,6 +18,19 @@ DATA = Path(os.environ.get("BERTKIT_DATA", ROOT.parent / "shared" / "data"))
 TOKENIZERS = DATA / "tokenizers"
 
 
+def import_script(name: str):
+    """The module scripts/NAME.py (a recipe, not a package), imported with scripts/ on sys.path for the
+    import only."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+
 def tokenizer(name: str):
     from transformers import AutoTokenizer
 

@@ -4,23 +4,16 @@ start a QA stage from a silently different model, so the round trip is tested on
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import torch
 from transformers import BertConfig, BertForPreTraining, BertForQuestionAnswering
 
-from .conftest import ROOT
+from .conftest import import_script
 
 
 @pytest.fixture(scope="module")
 def copy_encoder():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from korean_encoder import copy_encoder
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    return copy_encoder
+    return import_script("korean_encoder").copy_encoder
 
 
 def tiny(vocab_size=50):

@@ -4,24 +4,18 @@ here because a wrong particle or a misplaced answer would teach the default mode
 from __future__ import annotations
 
 import random
-import sys
 from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from .conftest import ROOT
+from .conftest import import_script
 
 
 @pytest.fixture(scope="module")
 def cloze():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import korean_cloze
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    return korean_cloze
+    return import_script("korean_cloze")
 
 
 class NoDrop(random.Random):

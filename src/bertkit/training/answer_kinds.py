@@ -2,7 +2,7 @@
 score says whether a model misreads (answers elsewhere) or only misplaces the ends of right answers.
 
 Kinds, each question taking the first that holds for one of its gold answers, both sides normalised as the
-metric normalises them (`metrics.squad_normalize`, `metrics.korquad_normalize`):
+metric normalises them (`metrics.comparison`):
 
 - ``exact``: equal (the metric's exact match);
 - ``wider``: the prediction contains the gold answer and more ("2017년 2월 13일" for "2017년");
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from .metrics import Metric, char_f1, korquad_normalize, squad_normalize, token_f1
+from .metrics import Metric, comparison
 
 KINDS = (
     "exact",
@@ -57,24 +57,24 @@ def answer_kind(prediction: str | None, answers: Sequence[str], metric: Metric) 
     """
     if prediction is None:
         return "missing"
-    korean = metric == "korquad"
-    normalize: Callable[[str], str] = korquad_normalize if korean else squad_normalize
+    normalize, f1 = comparison(metric)
     golds = [g for g in (normalize(a) for a in answers) if g]
     predicted = normalize(prediction)
     if not golds:
         return "exact" if not predicted else "answered_unanswerable"
     if not predicted:
         return "no_answer"
-    f1: Callable[[str, str], float] = char_f1 if korean else token_f1
+    inside = _inside_characters if metric == "korquad" else _inside_words
     order = ("exact", "wider", "narrower", "overlapping", "elsewhere")
-    return order[min(order.index(_kind(predicted, gold, korean, f1)) for gold in golds)]
+    return order[min(order.index(_kind(predicted, gold, inside, f1)) for gold in golds)]
 
 
-def _kind(predicted: str, gold: str, korean: bool, f1: Callable[[str, str], float]) -> str:
+def _kind(
+    predicted: str, gold: str, inside: Callable[[str, str], bool], f1: Callable[[str, str], float]
+) -> str:
     """The kind of a normalised, non-empty prediction against one normalised, non-empty gold answer."""
     if predicted == gold:
         return "exact"
-    inside = _inside_characters if korean else _inside_words
     if inside(gold, predicted):
         return "wider"
     if inside(predicted, gold):

@@ -185,6 +185,12 @@ def evaluate_predictions(
     return _evaluate_v1(golds, predictions, metric)
 
 
+def comparison(metric: Metric) -> tuple[Callable[[str], str], Callable[[str, str], float]]:
+    """How `metric` compares one answer with one gold answer: (normalise, F1) — SQuAD v1.1/v2.0's
+    (`squad_normalize`, `token_f1`) or KorQuAD's (`korquad_normalize`, `char_f1`)."""
+    return (korquad_normalize, char_f1) if metric == "korquad" else (squad_normalize, token_f1)
+
+
 def _check_arguments(golds: Mapping[str, Sequence[str]], predictions: Mapping[str, str], metric: str) -> None:
     """Raise `InputError` for an unknown metric, no gold questions, no prediction for any of them (which
     would score 0.00 as if a model had answered badly), or a prediction that is not a string."""
@@ -209,11 +215,7 @@ def _evaluate_v1(
 ) -> dict[str, float | int | str]:
     """evaluate-v1.1.py (``"squad"``) or KorQuAD's evaluate-v1.0.py (``"korquad"``): every question has a
     gold answer; each scores its best over them."""
-    if metric == "squad":
-        normalize: Callable[[str], str] = squad_normalize
-        f1_of: Callable[[str, str], float] = token_f1
-    else:
-        normalize, f1_of = korquad_normalize, char_f1
+    normalize, f1_of = comparison(metric)
     exact_total = f1_total = 0.0
     missing = 0
     for question_id, answers in golds.items():
