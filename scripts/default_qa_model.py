@@ -68,12 +68,27 @@ def grow(args) -> None:
     )
 
 
+def copy_encoder(source, target) -> int:
+    """Copy the BERT encoder (`bert.embeddings.*`, `bert.encoder.*`) of transformers model `source` into
+    `target` (another task's head on the same encoder shape); heads and pooler stay. Returns the tensors
+    copied."""
+    import torch
+
+    wanted = ("bert.embeddings.", "bert.encoder.")
+    theirs = {k: v for k, v in source.state_dict().items() if k.startswith(wanted)}
+    ours = target.state_dict()
+    if not theirs or set(theirs) - set(ours) or any(ours[k].shape != v.shape for k, v in theirs.items()):
+        sys.exit("error: the two models' encoders differ (names or shapes); both must be the grown MiniLM")
+    with torch.no_grad():
+        for name, tensor in theirs.items():
+            ours[name].copy_(tensor)
+    return len(theirs)
+
+
 def graft(args) -> None:
     """A QA model whose encoder is another run's (`korean_encoder.py train --init` over this model's own
     encoder: more Korean masked LM), its QA head kept: the start of a QA stage that measures what the
     masked-LM adaptation adds."""
-    from korean_encoder import copy_encoder
-
     from bertkit.loading import export_model, load
 
     model = load_model(args.model)

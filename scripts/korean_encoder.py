@@ -131,23 +131,6 @@ def interleave(a: list[str], b: list[str]) -> list[str]:
     return out + b[j:]
 
 
-def copy_encoder(source, target) -> int:
-    """Copy the BERT encoder (`bert.embeddings.*`, `bert.encoder.*`) of transformers model `source` into
-    `target` (another task's head on the same encoder shape); heads and pooler stay. Returns the tensors
-    copied."""
-    import torch
-
-    wanted = ("bert.embeddings.", "bert.encoder.")
-    theirs = {k: v for k, v in source.state_dict().items() if k.startswith(wanted)}
-    ours = target.state_dict()
-    if not theirs or set(theirs) - set(ours) or any(ours[k].shape != v.shape for k, v in theirs.items()):
-        sys.exit("error: the two models' encoders differ (names or shapes); both must be the grown MiniLM")
-    with torch.no_grad():
-        for name, tensor in theirs.items():
-            ours[name].copy_(tensor)
-    return len(theirs)
-
-
 def init(args) -> None:
     from bertkit.hangul import as_transformers, extend_model, minilm_hangul_exact
     from bertkit.loading import load
@@ -156,7 +139,7 @@ def init(args) -> None:
     base, grown = minilm_hangul_exact()
     extend_model(model.module, base, grown)
     if args.encoder:  # a bilingual QA model's encoder under the pre-training heads
-        from default_qa_model import load_model
+        from default_qa_model import copy_encoder, load_model
 
         copied = copy_encoder(load_model(args.encoder).module, model.module)
         print(f"encoder from {args.encoder} ({copied} tensors)", file=sys.stderr)

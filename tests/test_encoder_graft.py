@@ -1,4 +1,4 @@
-"""scripts/korean_encoder.py's `copy_encoder`: a QA model's encoder goes under the pre-training heads for
+"""scripts/default_qa_model.py's `copy_encoder`: a QA model's encoder goes under the pre-training heads for
 more masked LM and comes back under its own QA head (`default_qa_model.py graft`). A wrong copy would
 start a QA stage from a silently different model, so the round trip is tested on tiny models."""
 
@@ -13,7 +13,7 @@ from .conftest import import_script
 
 @pytest.fixture(scope="module")
 def copy_encoder():
-    return import_script("korean_encoder").copy_encoder
+    return import_script("default_qa_model").copy_encoder
 
 
 def tiny(vocab_size=50):
