@@ -10,7 +10,6 @@ from bertkit.loading import load
 PIZZA = "In Italy, pizza served in formal settings, such as at a restaurant, is presented unsliced."
 KNIFE = "It is eaten with the use of a knife and fork. In casual settings, however, it is cut into wedges."
 SKY = "The sky is blue due to the shorter wavelength of blue light."
-NOT_YET = pytest.mark.xfail(strict=True, reason="issue 12: the Korean default is not good enough yet")
 STOCKS = "Shares of the company fell by twelve percent after the quarterly report."
 
 
@@ -79,9 +78,8 @@ def test_korean_ner_on_the_bilingual_default_gives_klue_types_at_exact_character
         ("Where does John live?", "John lives in New York City.", "New York City"),
         # The Korean tutorials' examples, answered by the same bilingual default.
         ("철수는 어디에 삽니까?", "철수는 서울에 삽니다. 영희는 부산에 삽니다.", "서울"),
-        # Not reached yet (the default answers korquad-v1.0-dev at char-F1 31; docs/korean.md); strict, so the day it
-        # passes the mark must go.
-        pytest.param("고양이가 어디에 앉습니까?", "고양이가 의자에 앉습니다.", "의자", marks=NOT_YET),
+        # Since run 13 (2026-12-08; the noun cloze questions, docs/korean.md).
+        ("고양이가 어디에 앉습니까?", "고양이가 의자에 앉습니다.", "의자"),
     ],
 )
 def test_qa_tutorial_examples(question, context, answer):
