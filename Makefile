@@ -132,12 +132,11 @@ default-model-bilingual: install
 	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa-soup-10 --bits 4 \
 		--shipped "0.5 x stage 10 + 0.5 x the soup of stages 9 and 8 (soup)"
 	rm -rf runs/default-qa-soup10-package && cp -r src/bertkit/models/default-qa runs/default-qa-soup10-package
-	test -f runs/korean-cloze.json || $(MAKE) korean-cloze
+	test -f runs/korean-cloze.json -a -f runs/korean-cloze-nouns.json || $(MAKE) korean-cloze
 	$(BIN)/python scripts/default_qa_model.py train --stage 11 --init runs/default-qa-soup10-package \
 		--output runs/default-qa-stage11 $(RESUME)
 	$(BIN)/python scripts/default_qa_model.py train --stage 12 --init runs/default-qa-stage11 \
 		--output runs/default-qa-stage12 $(RESUME)
-	test -f runs/korean-cloze-nouns.json || $(MAKE) korean-cloze
 	$(BIN)/python scripts/default_qa_model.py train --stage 13 --init runs/default-qa-stage12 \
 		--output runs/default-qa-stage13 $(RESUME)
 	$(BIN)/python scripts/default_qa_model.py package --model runs/default-qa-stage13 --bits 4 --shipped "$(SHIPPED_QA)"
