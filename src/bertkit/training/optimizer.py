@@ -64,7 +64,7 @@ def freeze_lowest_layers(module: Any, layers: int) -> None:
     base = getattr(inner, "base_model", None)
     names = {name for name, _ in base.named_modules()} if base is not None else set()
     path = next((p for p in LAYER_STACKS if p in names), None)
-    if path is None:
+    if base is None or path is None:
         raise InputError("freeze_layers needs a model with an encoder.layer or transformer.layer stack")
     stack = base.get_submodule(path)
     if layers > len(stack):
